@@ -1,0 +1,125 @@
+//! Octet-level building blocks shared by the body parsers and writers: nom parsers for the
+//! SMPP 3.4 §3.1 field types and the matching writers.
+//!
+//! Owns how a field is read (with the field's name in any error) and written. Crate-private.
+
+use crate::error::BodyError;
+use crate::octets::COctetString;
+use bytes::{BufMut, Bytes, BytesMut};
+use nom::Parser;
+use nom::number::complete::{be_u8, be_u32};
+
+pub(crate) type PResult<'a, T> = nom::IResult<&'a [u8], T, BodyError>;
+
+/// Where the octet-string fields of a decoded PDU get their storage: a copy of the input, or a
+/// shared slice of a `Bytes` buffer (no copy).
+pub(crate) trait Source {
+    fn bytes(&self, sub: &[u8]) -> Bytes;
+}
+
+/// Copies octet strings out of a borrowed buffer.
+pub(crate) struct Copied;
+
+impl Source for Copied {
+    fn bytes(&self, sub: &[u8]) -> Bytes {
+        Bytes::copy_from_slice(sub)
+    }
+}
+
+/// Shares the buffer the PDU was read into.
+pub(crate) struct Shared<'b>(pub(crate) &'b Bytes);
+
+impl Source for Shared<'_> {
+    fn bytes(&self, sub: &[u8]) -> Bytes {
+        if sub.is_empty() {
+            Bytes::new()
+        } else {
+            self.0.slice_ref(sub)
+        }
+    }
+}
+
+fn truncated(field: &'static str) -> nom::Err<BodyError> {
+    nom::Err::Error(BodyError::Truncated { field })
+}
+
+/// An `Integer` of one octet.
+pub(crate) fn u8_field<'a>(
+    field: &'static str,
+) -> impl Parser<&'a [u8], Output = u8, Error = BodyError> {
+    move |i: &'a [u8]| be_u8::<_, BodyError>(i).map_err(|_| truncated(field))
+}
+
+/// An `Integer` of four octets, big-endian.
+pub(crate) fn u32_field<'a>(
+    field: &'static str,
+) -> impl Parser<&'a [u8], Output = u32, Error = BodyError> {
+    move |i: &'a [u8]| be_u32::<_, BodyError>(i).map_err(|_| truncated(field))
+}
+
+/// A C-Octet String of at most `N` octets plus its NUL.
+pub(crate) fn c_octet<'a, const N: usize>(
+    field: &'static str,
+) -> impl Parser<&'a [u8], Output = COctetString<N>, Error = BodyError> {
+    move |i: &'a [u8]| {
+        let window = &i[..i.len().min(N + 1)];
+        match memchr::memchr(0, window) {
+            Some(end) => Ok((&i[end + 1..], COctetString::from_checked(&i[..end]))),
+            None if i.len() > N => Err(nom::Err::Error(BodyError::StringTooLong {
+                field,
+                max: N + 1,
+            })),
+            None => Err(truncated(field)),
+        }
+    }
+}
+
+/// `sm_length` followed by that many octets of `short_message`.
+pub(crate) fn short_message<'a, S: Source>(
+    src: &S,
+) -> impl Parser<&'a [u8], Output = Bytes, Error = BodyError> {
+    move |i: &'a [u8]| {
+        let (i, sm_length) = u8_field("sm_length").parse(i)?;
+        let len = usize::from(sm_length);
+        if i.len() < len {
+            return Err(nom::Err::Error(BodyError::ShortMessageOverrun {
+                sm_length,
+                remaining: i.len(),
+            }));
+        }
+        Ok((&i[len..], src.bytes(&i[..len])))
+    }
+}
+
+/// Rejects anything left over in a body that takes no optional parameters.
+pub(crate) fn end_of_body(rest: &[u8]) -> Result<(), BodyError> {
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(BodyError::TrailingBytes(rest.len()))
+    }
+}
+
+/// Writes a C-Octet String and its NUL.
+pub(crate) fn put_c_octet<const N: usize>(dst: &mut BytesMut, s: &COctetString<N>) {
+    dst.put_slice(s.as_bytes());
+    dst.put_u8(0);
+}
+
+/// Writes `sm_length` and `short_message`; the length was checked to be at most 254.
+pub(crate) fn put_short_message(dst: &mut BytesMut, sm: &Bytes) {
+    dst.put_u8(sm.len() as u8);
+    dst.put_slice(sm);
+}
+
+/// Largest `short_message` SMPP 3.4 allows (§5.2.21).
+pub(crate) const MAX_SHORT_MESSAGE: usize = 254;
+
+/// Checks `short_message` fits `sm_length`.
+pub(crate) fn check_short_message(sm: &Bytes) -> Result<(), crate::error::EncodeError> {
+    if sm.len() > MAX_SHORT_MESSAGE {
+        Err(crate::error::EncodeError::ShortMessageTooLong(sm.len()))
+    } else {
+        Ok(())
+    }
+}
