@@ -1,0 +1,4 @@
+//! Kori's integration tests: one binary, one module per subject (style.md §7).
+#![allow(clippy::unwrap_used)]
+
+mod demo;
