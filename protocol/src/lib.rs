@@ -7,3 +7,5 @@
 //! HTTP intake (segment counts before a message is accepted).
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
+
+pub mod receipt;
