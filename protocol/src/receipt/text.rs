@@ -218,12 +218,13 @@ fn is_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
 }
 
-/// Known key, compared ignoring ASCII case, spaces, `_` and `-` (`Submit Date`, `submit_date`).
+/// Known key, compared ignoring ASCII case, whitespace, `_` and `-` (`Submit Date`,
+/// `submit_date`).
 fn known_key(raw: &[u8]) -> Option<Key> {
     let mut buf = [0u8; 16];
     let mut n = 0;
     for &b in raw {
-        if matches!(b, b' ' | b'_' | b'-') {
+        if super::is_space(b) || b == b'_' || b == b'-' {
             continue;
         }
         *buf.get_mut(n)? = b.to_ascii_lowercase();
@@ -244,12 +245,12 @@ fn known_key(raw: &[u8]) -> Option<Key> {
 
 /// If a key ends at the colon `s[colon]`, where it starts. A key is a word of letters, digits,
 /// `_` and `-` starting with a letter, at the start of the input or after whitespace, optionally
-/// followed by spaces; `date` after `submit` or `done` joins them into one key. `floor` is the
+/// followed by whitespace; `date` after `submit` or `done` joins them into one key. `floor` is the
 /// first byte after the previous key's colon: a key never reaches back past it.
 fn key_start(s: &[u8], colon: usize, floor: usize) -> Option<usize> {
     let at_boundary = |i: usize| i == 0 || super::is_space(s[i - 1]);
     let mut end = colon;
-    while end > floor && s[end - 1] == b' ' {
+    while end > floor && super::is_space(s[end - 1]) {
         end -= 1;
     }
     let mut start = end;
@@ -261,7 +262,7 @@ fn key_start(s: &[u8], colon: usize, floor: usize) -> Option<usize> {
     }
     if s[start..end].eq_ignore_ascii_case(b"date") {
         let mut e2 = start;
-        while e2 > floor && s[e2 - 1] == b' ' {
+        while e2 > floor && super::is_space(s[e2 - 1]) {
             e2 -= 1;
         }
         let mut s2 = e2;
