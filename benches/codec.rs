@@ -5,8 +5,8 @@
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kori::smpp_proto::{
-    Address, Command, DataCoding, EsmClass, Npi, Pdu, RegisteredDelivery, SubmitSm, Tlv, TlvString, Ton,
-    decode, encode,
+    Address, Command, DataCoding, EsmClass, Npi, Pdu, RegisteredDelivery, SubmitSm, Tlv, TlvString,
+    Ton, decode, encode,
 };
 use std::hint::black_box;
 
@@ -54,7 +54,9 @@ fn bench_pdu(c: &mut Criterion, name: &str, cmd: &Command) {
     let wire = wire.freeze();
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(1));
-    group.bench_function("kori/decode", |b| b.iter(|| black_box(decode(black_box(&wire)))));
+    group.bench_function("kori/decode", |b| {
+        b.iter(|| black_box(decode(black_box(&wire))))
+    });
     let mut buf = BytesMut::with_capacity(4096);
     group.bench_function("kori/encode", |b| {
         b.iter(|| {

@@ -36,3 +36,4 @@ pub use pdu::{Command, Frame, Pdu, decode, decode_shared, encode, encode_to_vec,
 pub use status::CommandStatus;
 pub use tlv::{NetworkErrorCode, Tlv, TlvList, TlvTag};
 pub use types::{DataCoding, EsmClass, InterfaceVersion, Npi, RegisteredDelivery, Ton};
+pub mod receipt;
