@@ -7,3 +7,6 @@
 //! HTTP intake (segment counts before a message is accepted).
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
+
+pub mod segment;
+pub mod text;
