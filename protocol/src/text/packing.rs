@@ -38,7 +38,7 @@ pub fn pack_septets(septets: &[u8], fill_bits: u8) -> Vec<u8> {
         put7(&mut out, bit, s & 0x7F);
         bit += 7;
     }
-    if len * 8 - bit == 7 {
+    if (len * 8).checked_sub(bit) == Some(7) {
         put7(&mut out, bit, CR);
     }
     out
