@@ -179,7 +179,9 @@ impl<K: Eq + Hash + Clone> Reassembler<K> {
     /// for a message that is not concatenated (no concatenation IE, no SAR, or a total of 1),
     /// and `None` while parts are missing or when the part is a duplicate.
     ///
-    /// A concatenation UDH wins over SAR TLVs when a part has both. SAR values with a total
+    /// A duplicate that arrives after its message completed cannot be told from the first part
+    /// of a new message with the same reference; it opens a group that [`Self::expire`] or
+    /// eviction removes. A concatenation UDH wins over SAR TLVs when a part has both. SAR values with a total
     /// of 0 or a sequence number of 0 or above the total are ignored, like the UDH IE.
     pub fn push(&mut self, key: K, part: Part<'_>) -> Result<Option<Reassembled>, UdhError> {
         let (data, udh) = user_data(
