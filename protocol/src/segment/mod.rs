@@ -73,6 +73,31 @@ impl SplitMethod {
             Self::Payload => 0,
         }
     }
+
+    /// How part `seqnum` of `total` is marked: a concatenation IE (`Udh8` keeps the low 8
+    /// bits of the reference) or SAR values.
+    fn markers(self, reference: u16, total: u8, seqnum: u8) -> (Option<Concat>, Option<Sar>) {
+        let concat = |reference, wide_reference| Concat {
+            reference,
+            total,
+            seqnum,
+            wide_reference,
+        };
+        match self {
+            Self::Udh8 => (Some(concat(reference & 0xFF, false)), None),
+            Self::Udh16 => (Some(concat(reference, true)), None),
+            Self::Sar => (
+                None,
+                Some(Sar {
+                    reference,
+                    total,
+                    seqnum,
+                }),
+            ),
+            // A payload is never split.
+            Self::Payload => (None, None),
+        }
+    }
 }
 
 /// Options for [`split`] and [`count_segments`].
@@ -284,7 +309,7 @@ pub fn split(
     } else {
         Gsm7Options::default()
     };
-    let build = |part: &str, units: usize, concat: Option<udh::Concat>, sar: Option<Sar>| {
+    let build = |part: &str, units: usize, concat: Option<Concat>, sar: Option<Sar>| {
         let mut out = Vec::new();
         udh::write_udh(&mut out, concat, &national);
         let udh_octets = out.len();
@@ -319,29 +344,7 @@ pub fn split(
         let (end, units) = next_part(text, start, plan.units_per_segment, encoding, &tables)?;
         seqnum = seqnum.saturating_add(1);
         let part = text.get(start..end).unwrap_or("");
-        let (concat, sar) = match method {
-            SplitMethod::Sar => (
-                None,
-                Some(Sar {
-                    reference,
-                    total,
-                    seqnum,
-                }),
-            ),
-            _ => (
-                Some(udh::Concat {
-                    reference: if method == SplitMethod::Udh8 {
-                        reference & 0xFF
-                    } else {
-                        reference
-                    },
-                    total,
-                    seqnum,
-                    wide_reference: method == SplitMethod::Udh16,
-                }),
-                None,
-            ),
-        };
+        let (concat, sar) = method.markers(reference, total, seqnum);
         segments.push(build(part, units, concat, sar)?);
         start = end;
     }
@@ -384,29 +387,11 @@ pub fn split_binary(
         // i < needed <= 255.
         let seqnum = u8::try_from(i + 1).unwrap_or(u8::MAX);
         let mut out = Vec::with_capacity(chunk.len() + 7);
-        let sar = if method == SplitMethod::Sar {
-            Some(Sar {
-                reference,
-                total,
-                seqnum,
-            })
-        } else {
-            let concat = udh::Concat {
-                reference: if method == SplitMethod::Udh8 {
-                    reference & 0xFF
-                } else {
-                    reference
-                },
-                total,
-                seqnum,
-                wide_reference: method == SplitMethod::Udh16,
-            };
-            udh::write_udh(&mut out, Some(concat), &Gsm7Options::default());
-            None
-        };
+        let (concat, sar) = method.markers(reference, total, seqnum);
+        udh::write_udh(&mut out, concat, &Gsm7Options::default());
         out.extend_from_slice(chunk);
         segments.push(Segment {
-            udhi: sar.is_none(),
+            udhi: concat.is_some(),
             short_message: Bytes::from(out),
             sar,
             payload: false,

@@ -141,11 +141,6 @@ fn valid_concat(reference: u16, total: u8, seqnum: u8, wide_reference: bool) -> 
     })
 }
 
-/// Octets of the national language IEs for `opts` (3 each).
-pub(crate) fn national_ies_len(opts: &Gsm7Options) -> usize {
-    opts.udh_ies_len()
-}
-
 /// Writes a whole UDH (UDHL first) with an optional concatenation IE and the national language
 /// IEs of `opts`; writes nothing when there is no IE at all.
 pub(crate) fn write_udh(out: &mut Vec<u8>, concat: Option<Concat>, opts: &Gsm7Options) {
@@ -154,7 +149,7 @@ pub(crate) fn write_udh(out: &mut Vec<u8>, concat: Option<Concat>, opts: &Gsm7Op
         Some(_) => 5,
         None => 0,
     };
-    let ies = concat_len + national_ies_len(opts);
+    let ies = concat_len + opts.udh_ies_len();
     if ies == 0 {
         return;
     }

@@ -160,3 +160,54 @@ pub(crate) static DEFAULT_BASE_ASCII: [u8; 128] = ascii_reverse(&DEFAULT_BASE);
 pub(crate) static TURKISH_BASE_ASCII: [u8; 128] = ascii_reverse(&TURKISH_BASE);
 /// ASCII reverse map of [`PORTUGUESE_BASE`].
 pub(crate) static PORTUGUESE_BASE_ASCII: [u8; 128] = ascii_reverse(&PORTUGUESE_BASE);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASES: [&[char; 128]; 3] = [&DEFAULT_BASE, &TURKISH_BASE, &PORTUGUESE_BASE];
+    const EXTS: [&[(u8, char)]; 4] = [&DEFAULT_EXT, &TURKISH_EXT, &SPANISH_EXT, &PORTUGUESE_EXT];
+
+    #[test]
+    fn base_tables_have_escape_at_0x1b_and_no_duplicates() {
+        for table in BASES {
+            assert_eq!(table[usize::from(ESC_SEPTET)], ESC);
+            let mut chars: Vec<char> = table.to_vec();
+            chars.sort_unstable();
+            chars.dedup();
+            assert_eq!(chars.len(), 128);
+        }
+    }
+
+    #[test]
+    fn extension_tables_are_sorted_unique_and_keep_the_default_entries() {
+        for table in EXTS {
+            assert!(table.windows(2).all(|w| w[0].0 < w[1].0));
+            assert!(
+                table
+                    .iter()
+                    .all(|&(code, _)| code < 0x80 && code != ESC_SEPTET)
+            );
+            // Every national single shift table of Annex A.2 repeats the default extension
+            // characters at the same codes.
+            for entry in DEFAULT_EXT {
+                assert!(table.contains(&entry), "{entry:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn ascii_reverse_maps_back() {
+        for (table, rev) in [
+            (&DEFAULT_BASE, &DEFAULT_BASE_ASCII),
+            (&TURKISH_BASE, &TURKISH_BASE_ASCII),
+            (&PORTUGUESE_BASE, &PORTUGUESE_BASE_ASCII),
+        ] {
+            for (c, &s) in rev.iter().enumerate() {
+                if s != NO_SEPTET {
+                    assert_eq!(table[usize::from(s)] as usize, c);
+                }
+            }
+        }
+    }
+}
