@@ -37,3 +37,5 @@ pub use status::CommandStatus;
 pub use tlv::{NetworkErrorCode, Tlv, TlvList, TlvTag};
 pub use types::{DataCoding, EsmClass, InterfaceVersion, Npi, RegisteredDelivery, Ton};
 pub mod receipt;
+pub mod segment;
+pub mod text;
