@@ -1,6 +1,7 @@
 //! Codec throughput: decode and encode of `submit_sm` and of a `deliver_sm` receipt.
 //!
 //! Run with `cargo bench --bench codec`.
+#![allow(clippy::unwrap_used)]
 
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
