@@ -1120,3 +1120,89 @@ impl Body for AlertNotification {
         write_tlvs(dst, &self.tlvs);
     }
 }
+
+impl SubmitSm {
+    /// Puts one segment of a split message into this `submit_sm`: the octets into
+    /// `short_message` (or the `message_payload` TLV), `data_coding`, the UDH indicator in
+    /// `esm_class`, and the SAR TLVs when the segment has them. Addresses and flags are kept.
+    pub fn set_segment(&mut self, seg: &crate::segment::Segment) {
+        self.data_coding = DataCoding(seg.data_coding);
+        self.esm_class = self.esm_class.with_udh(seg.udhi);
+        self.tlvs.retain(|t| {
+            !matches!(
+                t,
+                Tlv::MessagePayload(_)
+                    | Tlv::SarMsgRefNum(_)
+                    | Tlv::SarTotalSegments(_)
+                    | Tlv::SarSegmentSeqnum(_)
+            )
+        });
+        if seg.payload {
+            self.short_message = Bytes::new();
+            self.tlvs
+                .push(Tlv::MessagePayload(seg.short_message.clone()));
+        } else {
+            self.short_message = seg.short_message.clone();
+        }
+        if let Some(sar) = seg.sar {
+            self.tlvs.push(Tlv::SarMsgRefNum(sar.reference));
+            self.tlvs.push(Tlv::SarTotalSegments(sar.total));
+            self.tlvs.push(Tlv::SarSegmentSeqnum(sar.seqnum));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::{SplitMethod, SplitOptions, split};
+    use crate::text::Encoding;
+    use crate::tlv::TlvList;
+
+    #[test]
+    fn set_segment_fills_udh_sar_and_payload() {
+        let text = "x".repeat(200);
+        let udh = split(
+            &text,
+            Encoding::Gsm7,
+            SplitMethod::Udh8,
+            7,
+            &SplitOptions::default(),
+        )
+        .unwrap();
+        let mut sm = SubmitSm::default();
+        sm.set_segment(&udh[0]);
+        assert!(sm.esm_class.has_udh());
+        assert_eq!(&sm.short_message[..6], &[0x05, 0x00, 0x03, 7, 2, 1]);
+
+        let sar = split(
+            &text,
+            Encoding::Gsm7,
+            SplitMethod::Sar,
+            0x1234,
+            &SplitOptions::default(),
+        )
+        .unwrap();
+        sm.set_segment(&sar[1]);
+        assert!(!sm.esm_class.has_udh());
+        assert_eq!(sm.tlvs.sar(), Some((0x1234, 2, 2)));
+
+        let payload = split(
+            &text,
+            Encoding::Ucs2,
+            SplitMethod::Payload,
+            0,
+            &SplitOptions::default(),
+        )
+        .unwrap();
+        sm.set_segment(&payload[0]);
+        assert!(sm.short_message.is_empty());
+        assert_eq!(
+            sm.tlvs.sar(),
+            None,
+            "a reused submit_sm loses the previous segment's SAR TLVs"
+        );
+        assert_eq!(sm.tlvs.message_payload().map(|p| p.len()), Some(400));
+        assert_eq!(sm.data_coding, DataCoding::UCS2);
+    }
+}
