@@ -435,6 +435,10 @@ mod tests {
 
     #[test]
     fn pdu_stays_small_enough_to_move() {
-        assert!(std::mem::size_of::<Pdu>() <= 256, "{}", std::mem::size_of::<Pdu>());
+        assert!(
+            std::mem::size_of::<Pdu>() <= 256,
+            "{}",
+            std::mem::size_of::<Pdu>()
+        );
     }
 }
