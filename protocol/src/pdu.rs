@@ -339,12 +339,12 @@ fn run<'a, T>(
     }
 }
 
-fn body<'a, B: Body, S: Source>(i: &'a [u8], src: &S) -> Result<B, BodyError> {
+fn body<B: Body, S: Source>(i: &[u8], src: &S) -> Result<B, BodyError> {
     run(i, |i| B::parse(i, src))
 }
 
 /// A response body that may be omitted: empty means all defaults.
-fn resp_body<'a, B: Body + Default, S: Source>(i: &'a [u8], src: &S) -> Result<B, BodyError> {
+fn resp_body<B: Body + Default, S: Source>(i: &[u8], src: &S) -> Result<B, BodyError> {
     if i.is_empty() {
         Ok(B::default())
     } else {

@@ -157,6 +157,8 @@ impl CommandStatus {
     }
 }
 
+// The enum comes out of a macro, which cannot mark one variant `#[default]`.
+#[allow(clippy::derivable_impls)]
 impl Default for CommandStatus {
     fn default() -> Self {
         Self::Ok

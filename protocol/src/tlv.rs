@@ -501,7 +501,7 @@ mod tests {
 
     #[test]
     fn list_lookups() {
-        let tlvs = vec![
+        let tlvs = [
             Tlv::SarMsgRefNum(7),
             Tlv::SarTotalSegments(3),
             Tlv::SarSegmentSeqnum(2),
