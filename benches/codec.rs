@@ -14,8 +14,8 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use kori::smpp_proto::segment::{SplitMethod, SplitOptions, split};
 use kori::smpp_proto::text::Encoding;
 use kori::smpp_proto::{
-    Address, Command, DataCoding, EsmClass, Npi, Pdu, RegisteredDelivery, SubmitSm, Tlv, TlvString, Ton,
-    decode, decode_shared, encode,
+    Address, Command, DataCoding, EsmClass, Npi, Pdu, RegisteredDelivery, SubmitSm, Tlv, TlvString,
+    Ton, decode, decode_shared, encode,
 };
 use std::hint::black_box;
 
@@ -62,7 +62,9 @@ fn receipt() -> Command {
 
 fn rusmpp_owned(wire: &[u8]) -> rusmpp::Command {
     use rusmpp::decode::DecodeWithLength;
-    rusmpp::Command::decode(&mut BytesMut::from(&wire[4..]), wire.len() - 4).unwrap().0
+    rusmpp::Command::decode(&mut BytesMut::from(&wire[4..]), wire.len() - 4)
+        .unwrap()
+        .0
 }
 
 fn bench_pdu(c: &mut Criterion, name: &str, cmd: &Command) {
@@ -73,8 +75,12 @@ fn bench_pdu(c: &mut Criterion, name: &str, cmd: &Command) {
     g.throughput(Throughput::Elements(1));
 
     // Decode.
-    g.bench_function("decode/kori", |b| b.iter(|| black_box(decode(black_box(&wire)))));
-    g.bench_function("decode/kori_shared", |b| b.iter(|| black_box(decode_shared(black_box(&wire)))));
+    g.bench_function("decode/kori", |b| {
+        b.iter(|| black_box(decode(black_box(&wire))))
+    });
+    g.bench_function("decode/kori_shared", |b| {
+        b.iter(|| black_box(decode_shared(black_box(&wire))))
+    });
     g.bench_function("decode/rusmpp_owned", |b| {
         use rusmpp::decode::DecodeWithLength;
         b.iter_batched(
@@ -94,7 +100,9 @@ fn bench_pdu(c: &mut Criterion, name: &str, cmd: &Command) {
         use rusmpp_core::decode::borrowed::DecodeWithLength;
         b.iter(|| {
             let w = black_box(&wire[..]);
-            black_box(rusmpp_core::command::borrowed::Command::<4>::decode(&w[4..], w.len() - 4).unwrap())
+            black_box(
+                rusmpp_core::command::borrowed::Command::<4>::decode(&w[4..], w.len() - 4).unwrap(),
+            )
         })
     });
     g.bench_function("decode/smpp34", |b| {
@@ -149,12 +157,20 @@ fn bench_pdu(c: &mut Criterion, name: &str, cmd: &Command) {
     if header.command_id == 4 {
         let pdu = smpp34::submit_sm::decode(header, &wire).unwrap();
         g.bench_function("encode/smpp34", |b| {
-            b.iter_batched(|| pdu.clone(), |p| black_box(p.encode()), BatchSize::SmallInput)
+            b.iter_batched(
+                || pdu.clone(),
+                |p| black_box(p.encode()),
+                BatchSize::SmallInput,
+            )
         });
     } else {
         let pdu = smpp34::deliver_sm::decode(header, &wire).unwrap();
         g.bench_function("encode/smpp34", |b| {
-            b.iter_batched(|| pdu.clone(), |p| black_box(p.encode()), BatchSize::SmallInput)
+            b.iter_batched(
+                || pdu.clone(),
+                |p| black_box(p.encode()),
+                BatchSize::SmallInput,
+            )
         });
     }
     g.finish();
@@ -172,12 +188,25 @@ fn segmentation(c: &mut Criterion) {
         Pdu::SubmitSm(sm) => sm,
         _ => unreachable!(),
     };
-    let parts = split(UCS2_TEXT, Encoding::Ucs2, SplitMethod::Udh8, 7, &SplitOptions::default()).unwrap();
+    let parts = split(
+        UCS2_TEXT,
+        Encoding::Ucs2,
+        SplitMethod::Udh8,
+        7,
+        &SplitOptions::default(),
+    )
+    .unwrap();
     assert_eq!(parts.len(), 3, "the bench text must make 3 UCS-2 segments");
     g.bench_function("kori", |b| {
         b.iter(|| {
-            let segments =
-                split(black_box(UCS2_TEXT), Encoding::Ucs2, SplitMethod::Udh8, 7, &SplitOptions::default()).unwrap();
+            let segments = split(
+                black_box(UCS2_TEXT),
+                Encoding::Ucs2,
+                SplitMethod::Udh8,
+                7,
+                &SplitOptions::default(),
+            )
+            .unwrap();
             let pdus: Vec<SubmitSm> = segments
                 .iter()
                 .map(|seg| {
@@ -206,14 +235,28 @@ fn segmentation(c: &mut Criterion) {
     };
     {
         use rusmpp::extra::concatenation::SubmitSmMultipartExt;
-        let parts = rusmpp_template.clone().multipart(UCS2_TEXT).reference_u8(7).ucs2().build().unwrap();
+        let parts = rusmpp_template
+            .clone()
+            .multipart(UCS2_TEXT)
+            .reference_u8(7)
+            .ucs2()
+            .build()
+            .unwrap();
         assert_eq!(parts.len(), 3, "rusmpp makes the same 3 segments");
     }
     g.bench_function("rusmpp", |b| {
         use rusmpp::extra::concatenation::SubmitSmMultipartExt;
         b.iter_batched(
             || rusmpp_template.clone(),
-            |t| black_box(t.multipart(black_box(UCS2_TEXT)).reference_u8(7).ucs2().build().unwrap()),
+            |t| {
+                black_box(
+                    t.multipart(black_box(UCS2_TEXT))
+                        .reference_u8(7)
+                        .ucs2()
+                        .build()
+                        .unwrap(),
+                )
+            },
             BatchSize::SmallInput,
         )
     });

@@ -116,7 +116,7 @@ fn run_demo() -> Result<(), Box<dyn std::error::Error>> {
                 },
             );
             println!("      short_message {}", hex_preview(&sm.short_message, 24));
-            smsc_ids.push(format!("{:X}", 0x1A2B00 + u32::from(sequence_number)));
+            smsc_ids.push(format!("{:X}", 0x1A2B00 + sequence_number));
         }
         for smsc_id in &smsc_ids {
             let decimal = u64::from_str_radix(smsc_id, 16)?;

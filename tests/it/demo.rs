@@ -14,6 +14,12 @@ fn demo_runs_and_exits_zero() {
         "demo failed: {stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("every receipt matched its submit"), "{stdout}");
-    assert!(stdout.contains("05 00 03"), "the long message shows its concatenation UDH: {stdout}");
+    assert!(
+        stdout.contains("every receipt matched its submit"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("05 00 03"),
+        "the long message shows its concatenation UDH: {stdout}"
+    );
 }
