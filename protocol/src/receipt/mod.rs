@@ -204,7 +204,13 @@ pub fn receipt_from_parts(
         network_error_code,
         text.as_ref().and_then(|t| t.err.as_ref()),
     ) {
-        (Some(b), _) => (Some(DeliveryError::Network(b)), Some(FieldSource::Tlv)),
+        (Some(code), _) => match ascii_digits(code) {
+            Some(text) => (
+                Some(DeliveryError::Text(ErrCode::new(text))),
+                Some(FieldSource::Tlv),
+            ),
+            None => (Some(DeliveryError::Network(code)), Some(FieldSource::Tlv)),
+        },
         (None, Some(e)) => (
             Some(DeliveryError::Text(e.clone())),
             Some(FieldSource::Text),
@@ -224,6 +230,18 @@ pub fn receipt_from_parts(
             error: error_source,
         },
     })
+}
+
+/// Some SMSCs write the text receipt's `err:` digits into the `network_error_code` TLV
+/// (`"000"` as three ASCII octets, seen in Jasmin's receipt test data). Real network types
+/// are 1–8, so three ASCII digits cannot be a genuine code: read them as the text error.
+fn ascii_digits(code: NetworkErrorCode) -> Option<String> {
+    let [hi, lo] = code.error_code.to_be_bytes();
+    let octets = [code.network_type, hi, lo];
+    octets
+        .iter()
+        .all(u8::is_ascii_digit)
+        .then(|| octets.iter().map(|&b| char::from(b)).collect())
 }
 
 /// Whitespace for receipts: ASCII space, tab, CR, LF, and NUL (C-string terminators and
