@@ -35,6 +35,7 @@
 
 use bytes::Bytes;
 use kori_smpp as k;
+use proptest::prelude::*;
 use rusmpp as r;
 use rusmpp::decode::DecodeWithLength;
 use rusmpp::encode::{Encode, Length};
@@ -116,7 +117,7 @@ fn os(v: &[u8]) -> OctetString<0, 255> {
     OctetString::from_slice(v).unwrap()
 }
 
-fn any(v: &[u8]) -> AnyOctetString {
+fn raw(v: &[u8]) -> AnyOctetString {
     AnyOctetString::from_slice(v)
 }
 
@@ -255,7 +256,7 @@ fn unknown_command_id_is_kept_raw() {
             9,
             r::Pdu::Other {
                 command_id: r::CommandId::from(0x0001_0200),
-                body: any(body),
+                body: raw(body),
             },
         ),
     );
@@ -391,7 +392,7 @@ fn submit_sm_with_sar_user_reference_and_vendor_tlvs() {
                     RSub::UserMessageReference(rv::UserMessageReference::new(0x1234)),
                     RSub::Other {
                         tag: RTag::Other(VENDOR_TAG),
-                        value: any(&[0xCA, 0xFE]),
+                        value: raw(&[0xCA, 0xFE]),
                     },
                 ],
                 UCS2_HELLO,
@@ -415,7 +416,7 @@ fn submit_sm_with_message_payload() {
             OK,
             1002,
             theirs_submit(
-                vec![RSub::MessagePayload(rv::MessagePayload::new(any(&payload)))],
+                vec![RSub::MessagePayload(rv::MessagePayload::new(raw(&payload)))],
                 b"",
             ),
         ),
@@ -533,7 +534,7 @@ fn submit_multi_and_resp() {
             RSub::UserMessageReference(rv::UserMessageReference::new(7)),
             RSub::Other {
                 tag: RTag::Other(VENDOR_TAG),
-                value: any(b"x"),
+                value: raw(b"x"),
             },
         ])
         .build();
@@ -626,7 +627,7 @@ fn deliver_sm_receipt_with_tlvs() {
             RDel::UserMessageReference(rv::UserMessageReference::new(0x1234)),
             RDel::Other {
                 tag: RTag::Other(VENDOR_TAG),
-                value: any(&[0x00, 0x01, 0x02]),
+                value: raw(&[0x00, 0x01, 0x02]),
             },
         ])
         .build();
@@ -727,10 +728,10 @@ fn data_sm() {
             RSub::SarTotalSegments(4),
             RSub::SarSegmentSeqnum(4),
             RSub::QosTimeToLive(3600),
-            RSub::MessagePayload(rv::MessagePayload::new(any(payload))),
+            RSub::MessagePayload(rv::MessagePayload::new(raw(payload))),
             RSub::Other {
                 tag: RTag::Other(VENDOR_TAG),
-                value: any(b"\xff"),
+                value: raw(b"\xff"),
             },
         ])
         .build();
@@ -886,4 +887,203 @@ fn alert_notification() {
             ),
         ),
     );
+}
+
+// ---------- random field values ----------
+
+/// One submit_sm / deliver_sm worth of field values, within both crates' limits: ASCII
+/// C-Octet Strings, time fields empty or 16 characters, `short_message` at most 254 octets.
+#[derive(Debug, Clone)]
+struct Sm {
+    service_type: String,
+    source: (u8, u8, String),
+    dest: (u8, u8, String),
+    octets: [u8; 7], // esm_class, protocol_id, priority_flag, registered_delivery,
+    //                  replace_if_present_flag, data_coding, sm_default_msg_id
+    times: (String, String),
+    short_message: Vec<u8>,
+    sar: Option<(u16, u8, u8)>,
+    user_message_reference: Option<u16>,
+    payload: Option<Vec<u8>>,
+    vendor: Option<(u16, Vec<u8>)>,
+    /// deliver_sm only: receipted_message_id, message_state, network_error_code.
+    receipt: Option<(String, u8, (u8, u16))>,
+}
+
+fn sm_strategy() -> impl Strategy<Value = Sm> {
+    let addr = || (any::<u8>(), any::<u8>(), "[ -~]{0,20}");
+    let time = || prop_oneof![Just(String::new()), "[0-9]{12}[0-9]{3}[-+R]"];
+    (
+        (
+            "[ -~]{0,5}",
+            addr(),
+            addr(),
+            any::<[u8; 7]>(),
+            (time(), time()),
+        ),
+        proptest::collection::vec(any::<u8>(), 0..=254),
+        (
+            proptest::option::of(any::<(u16, u8, u8)>()),
+            proptest::option::of(any::<u16>()),
+            proptest::option::of(proptest::collection::vec(any::<u8>(), 1..600)),
+            proptest::option::of((
+                0x1400u16..=0x3FFF,
+                proptest::collection::vec(any::<u8>(), 1..8),
+            )),
+            proptest::option::of(("[ -~]{0,64}", any::<u8>(), any::<(u8, u16)>())),
+        ),
+    )
+        .prop_map(
+            |((service_type, source, dest, octets, times), short_message, tlvs)| Sm {
+                service_type,
+                source,
+                dest,
+                octets,
+                times,
+                short_message,
+                sar: tlvs.0,
+                user_message_reference: tlvs.1,
+                payload: tlvs.2,
+                vendor: tlvs.3,
+                receipt: tlvs.4,
+            },
+        )
+}
+
+fn ours_sm(f: &Sm, deliver: bool) -> k::Command {
+    let [esm, pid, prio, reg, replace, dcs, default_id] = f.octets;
+    let mut tlvs = Vec::new();
+    if let Some((reference, total, seqnum)) = f.sar {
+        tlvs.push(k::Tlv::SarMsgRefNum(reference));
+        tlvs.push(k::Tlv::SarTotalSegments(total));
+        tlvs.push(k::Tlv::SarSegmentSeqnum(seqnum));
+    }
+    tlvs.extend(f.user_message_reference.map(k::Tlv::UserMessageReference));
+    tlvs.extend(f.payload.clone().map(|p| k::Tlv::MessagePayload(p.into())));
+    if let (true, Some((id, state, (network_type, error_code)))) = (deliver, &f.receipt) {
+        tlvs.push(k::Tlv::ReceiptedMessageId(k::TlvString::new(id.as_bytes())));
+        tlvs.push(k::Tlv::MessageState(*state));
+        tlvs.push(k::Tlv::NetworkErrorCode(k::NetworkErrorCode {
+            network_type: *network_type,
+            error_code: *error_code,
+        }));
+    }
+    tlvs.extend(f.vendor.clone().map(|(tag, value)| k::Tlv::Other {
+        tag,
+        value: value.into(),
+    }));
+    let sm = k::SubmitSm {
+        service_type: s(&f.service_type),
+        source_addr_ton: k::Ton(f.source.0),
+        source_addr_npi: k::Npi(f.source.1),
+        source_addr: s(&f.source.2),
+        dest_addr_ton: k::Ton(f.dest.0),
+        dest_addr_npi: k::Npi(f.dest.1),
+        destination_addr: s(&f.dest.2),
+        esm_class: k::EsmClass(esm),
+        protocol_id: pid,
+        priority_flag: prio,
+        schedule_delivery_time: s(&f.times.0),
+        validity_period: s(&f.times.1),
+        registered_delivery: k::RegisteredDelivery(reg),
+        replace_if_present_flag: replace,
+        data_coding: k::DataCoding(dcs),
+        sm_default_msg_id: default_id,
+        short_message: f.short_message.clone().into(),
+        tlvs,
+    };
+    k::Command::new(
+        0x0ABC_DEF0,
+        if deliver {
+            k::Pdu::DeliverSm(sm)
+        } else {
+            k::Pdu::SubmitSm(sm)
+        },
+    )
+}
+
+/// rusmpp types its TLVs per PDU family; both families have these variants.
+macro_rules! theirs_common_tlvs {
+    ($family:ident, $f:expr) => {{
+        let f: &Sm = $f;
+        let mut tlvs = Vec::new();
+        if let Some((reference, total, seqnum)) = f.sar {
+            tlvs.push($family::SarMsgRefNum(reference));
+            tlvs.push($family::SarTotalSegments(total));
+            tlvs.push($family::SarSegmentSeqnum(seqnum));
+        }
+        tlvs.extend(
+            f.user_message_reference
+                .map(|v| $family::UserMessageReference(rv::UserMessageReference::new(v))),
+        );
+        tlvs.extend(
+            f.payload
+                .as_ref()
+                .map(|p| $family::MessagePayload(rv::MessagePayload::new(raw(p)))),
+        );
+        tlvs
+    }};
+}
+
+macro_rules! theirs_sm {
+    ($builder:expr, $f:expr, $tlvs:expr) => {{
+        let f: &Sm = $f;
+        let [esm, pid, prio, reg, replace, dcs, default_id] = f.octets;
+        $builder
+            .service_type(rv::ServiceType::new(c(&f.service_type)))
+            .source_addr_ton(rv::Ton::from(f.source.0))
+            .source_addr_npi(rv::Npi::from(f.source.1))
+            .source_addr(c(&f.source.2))
+            .dest_addr_ton(rv::Ton::from(f.dest.0))
+            .dest_addr_npi(rv::Npi::from(f.dest.1))
+            .destination_addr(c(&f.dest.2))
+            .esm_class(rv::EsmClass::from(esm))
+            .protocol_id(pid)
+            .priority_flag(rv::PriorityFlag::from(prio))
+            .schedule_delivery_time(t(&f.times.0))
+            .validity_period(t(&f.times.1))
+            .registered_delivery(rv::RegisteredDelivery::from(reg))
+            .replace_if_present_flag(rv::ReplaceIfPresentFlag::from(replace))
+            .data_coding(rv::DataCoding::from(dcs))
+            .sm_default_msg_id(default_id)
+            .short_message(os(&f.short_message))
+            .tlvs($tlvs)
+            .build()
+    }};
+}
+
+fn theirs_sm(f: &Sm, deliver: bool) -> r::Command {
+    let vendor = |f: &Sm| f.vendor.clone().map(|(tag, v)| (RTag::Other(tag), raw(&v)));
+    let pdu: r::Pdu = if deliver {
+        let mut tlvs = theirs_common_tlvs!(RDel, f);
+        if let Some((id, state, (network_type, error_code))) = &f.receipt {
+            tlvs.push(RDel::ReceiptedMessageId(c(id)));
+            tlvs.push(RDel::MessageState(rv::MessageState::from(*state)));
+            tlvs.push(RDel::NetworkErrorCode(rv::NetworkErrorCode::new(
+                rv::ErrorCodeNetworkType::from(*network_type),
+                *error_code,
+            )));
+        }
+        tlvs.extend(vendor(f).map(|(tag, value)| RDel::Other { tag, value }));
+        theirs_sm!(rp::DeliverSm::builder(), f, tlvs).into()
+    } else {
+        let mut tlvs = theirs_common_tlvs!(RSub, f);
+        tlvs.extend(vendor(f).map(|(tag, value)| RSub::Other { tag, value }));
+        theirs_sm!(rp::SubmitSm::builder(), f, tlvs).into()
+    };
+    r::Command::new(OK, 0x0ABC_DEF0, pdu)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn random_submit_sm(f in sm_strategy()) {
+        cross(ours_sm(&f, false), theirs_sm(&f, false));
+    }
+
+    #[test]
+    fn random_deliver_sm(f in sm_strategy()) {
+        cross(ours_sm(&f, true), theirs_sm(&f, true));
+    }
 }
