@@ -19,8 +19,9 @@
 //!   with an empty body.
 //! - `receipted_message_id` without its NUL (sent by real SMSCs): we keep it, rusmpp rejects the
 //!   whole PDU (`NotNullTerminated`).
-//! - A known TLV with the wrong size (`message_state` of 2 octets): we keep it as `Tlv::Other`,
-//!   rusmpp rejects the PDU.
+//! - A known TLV with the wrong size (`message_state` of 2 octets): we keep it as `Tlv::Other`
+//!   and read on; rusmpp rejects the PDU when it is the last TLV, and otherwise reads one octet and
+//!   misparses the TLVs after it.
 //! - Non-ASCII octets in a C-Octet String (a Latin-1 alphanumeric sender): we keep the octets,
 //!   rusmpp rejects the PDU (`NotAscii`).
 //! - Time fields that are neither empty nor 16 characters: we keep them, rusmpp rejects the PDU.
@@ -29,6 +30,8 @@
 //! - `replace_sm` with a `message_payload` TLV (5.0 only): rusmpp sends it; 3.4 defines no TLVs
 //!   for replace_sm, so we report trailing bytes (with the header kept, so the session answers).
 //! - A truncated last TLV: rusmpp accepts it, we report a broken TLV stream.
+//! - Zero-length TLVs: same octets both ways; rusmpp holds them as `value() == None`, so its
+//!   decode does not equal its own construction (the proptest keeps TLV values non-empty).
 //! - Builder quirk, not a wire difference: rusmpp's `EsmClass::default()` encodes as 0x08, so every
 //!   rusmpp construction here sets `esm_class` explicitly.
 #![allow(clippy::unwrap_used)]
@@ -1086,4 +1089,198 @@ proptest! {
     fn random_deliver_sm(f in sm_strategy()) {
         cross(ours_sm(&f, true), theirs_sm(&f, true));
     }
+}
+
+// ---------- known divergences: our side asserted, rusmpp's recorded ----------
+
+/// A delivery receipt, adjusted by `mutate`, and its octets as we encode it.
+fn receipt_wire(mutate: impl FnOnce(&mut k::DeliverSm)) -> (k::Command, Vec<u8>) {
+    let mut dm = k::DeliverSm {
+        source_addr_ton: k::Ton::INTERNATIONAL,
+        source_addr_npi: k::Npi::ISDN,
+        source_addr: s(MSISDN),
+        destination_addr: s("4455"),
+        esm_class: k::EsmClass::DELIVERY_RECEIPT,
+        short_message: Bytes::from_static(RECEIPT.as_bytes()),
+        ..Default::default()
+    };
+    mutate(&mut dm);
+    let cmd = k::Command::new(8001, k::Pdu::DeliverSm(dm));
+    let wire = ours_encode(&cmd);
+    (cmd, wire)
+}
+
+fn rusmpp_rejects(wire: &[u8], why: &str) {
+    let err = theirs_decode(wire).unwrap_err();
+    assert!(err.contains(why), "rusmpp: {err}");
+}
+
+#[test]
+fn divergence_receipted_message_id_without_nul() {
+    let (cmd, wire) = receipt_wire(|dm| {
+        dm.tlvs = vec![k::Tlv::ReceiptedMessageId(k::TlvString::from_wire(
+            Bytes::from_static(MSG_ID.as_bytes()),
+        ))];
+    });
+    let ours = ours_decode(&wire).unwrap();
+    assert_eq!(ours, cmd);
+    let k::Pdu::DeliverSm(dm) = &ours.pdu else {
+        panic!()
+    };
+    use k::TlvList;
+    assert_eq!(dm.tlvs.receipted_message_id(), Some(MSG_ID.as_bytes()));
+    assert_eq!(ours_encode(&ours), wire, "re-encodes without adding a NUL");
+    rusmpp_rejects(&wire, "NotNullTerminated");
+}
+
+#[test]
+fn divergence_known_tlv_with_wrong_size_is_kept_raw() {
+    let odd = k::Tlv::Other {
+        tag: k::TlvTag::MESSAGE_STATE.0,
+        value: Bytes::from_static(&[0, 2]),
+    };
+    let (cmd, wire) = receipt_wire(|dm| dm.tlvs = vec![odd.clone(), k::Tlv::MessageState(2)]);
+    assert_eq!(
+        ours_decode(&wire),
+        Ok(cmd),
+        "the body and the next TLV survive"
+    );
+    // rusmpp reads one octet and loses step with the TLVs after it …
+    let theirs = theirs_decode(&wire).unwrap();
+    let Some(r::Pdu::DeliverSm(dm)) = theirs.pdu() else {
+        panic!()
+    };
+    let delivered = r::tlvs::TlvValue::MessageState(rv::MessageState::Delivered);
+    assert!(!dm.tlvs().iter().any(|t| t.value() == Some(&delivered)));
+    // … and rejects the PDU when it is the last one.
+    let (cmd, wire) = receipt_wire(|dm| dm.tlvs = vec![odd]);
+    assert_eq!(ours_decode(&wire), Ok(cmd));
+    rusmpp_rejects(&wire, "UnexpectedEof");
+}
+
+#[test]
+fn divergence_non_ascii_c_octet_string() {
+    // A Latin-1 alphanumeric sender, as some SMSCs pass them through.
+    let (cmd, wire) = receipt_wire(|dm| {
+        dm.source_addr_ton = k::Ton::ALPHANUMERIC;
+        dm.source_addr = k::COctetString::new(b"Caf\xe9").unwrap();
+    });
+    assert_eq!(ours_decode(&wire), Ok(cmd));
+    rusmpp_rejects(&wire, "NotAscii");
+}
+
+#[test]
+fn divergence_time_field_not_16_characters() {
+    let (cmd, wire) = receipt_wire(|dm| dm.validity_period = s("260101120000"));
+    assert_eq!(ours_decode(&wire), Ok(cmd));
+    rusmpp_rejects(&wire, "TooFewBytes");
+}
+
+#[test]
+fn divergence_data_sm_addresses_up_to_65_octets() {
+    // §4.7.1: data_sm source_addr / destination_addr are Var. max 65, rusmpp allows 21.
+    let long = "sip:+31612345678@ims.mnc008.mcc204.3gppnetwork.org";
+    let cmd = k::Command::new(
+        8002,
+        k::Pdu::DataSm(k::DataSm {
+            source_addr_npi: k::Npi::INTERNET,
+            source_addr: s(long),
+            destination_addr: s("4455"),
+            tlvs: vec![k::Tlv::MessagePayload(Bytes::from_static(b"hi"))],
+            ..Default::default()
+        }),
+    );
+    let wire = ours_encode(&cmd);
+    assert_eq!(ours_decode(&wire), Ok(cmd));
+    rusmpp_rejects(&wire, "NotNullTerminated");
+}
+
+#[test]
+fn divergence_source_telematics_id_is_one_octet_in_3_4() {
+    // §5.3.2.8: Integer 1 in SMPP 3.4; SMPP 5.0 (rusmpp) made it Integer 2.
+    let cmd = k::Command::new(
+        8003,
+        k::Pdu::SubmitSm(ours_submit(vec![k::Tlv::SourceTelematicsId(2)], b"hi")),
+    );
+    let wire = ours_encode(&cmd);
+    assert_eq!(&wire[wire.len() - 5..], &[0x00, 0x10, 0x00, 0x01, 0x02]);
+    assert_eq!(ours_decode(&wire), Ok(cmd));
+    assert!(theirs_decode(&wire).is_err());
+}
+
+#[test]
+fn divergence_replace_sm_with_message_payload() {
+    // SMPP 5.0 added message_payload to replace_sm; 3.4 defines no TLVs for it.
+    let theirs = r::Command::new(
+        OK,
+        8004,
+        rp::ReplaceSm::builder()
+            .message_id(c(MSG_ID))
+            .source_addr(c(SENDER))
+            .message_payload(Some(rv::MessagePayload::new(raw(b"new text"))))
+            .build(),
+    );
+    let wire = theirs_encode(&theirs);
+    let frame = k::decode(&wire);
+    assert_eq!(frame.header.command_id, k::CommandId::ReplaceSm);
+    assert_eq!(
+        frame.header.sequence_number, 8004,
+        "kept, so the session can answer"
+    );
+    assert_eq!(frame.body, Err(k::BodyError::TrailingBytes(12)));
+}
+
+#[test]
+fn divergence_truncated_last_tlv() {
+    let (_, mut wire) = receipt_wire(|dm| dm.tlvs = vec![k::Tlv::MessageState(2)]);
+    let at = wire.len() - 3;
+    wire[at..at + 2].copy_from_slice(&5u16.to_be_bytes()); // declares 5 octets, has 1
+    assert!(matches!(
+        ours_decode(&wire),
+        Err(k::BodyError::TlvStream { .. })
+    ));
+    assert!(theirs_decode(&wire).is_ok(), "rusmpp accepts it");
+}
+
+#[test]
+fn divergence_ok_resp_with_empty_body() {
+    let wire = ours_encode(&k::Command::new(
+        8005,
+        k::Pdu::Other {
+            command_id: k::CommandId::SubmitSmResp.code(),
+            body: Bytes::new(),
+        },
+    ));
+    assert_eq!(wire.len(), 16);
+    assert_eq!(
+        ours_decode(&wire),
+        Ok(k::Command::new(
+            8005,
+            k::Pdu::SubmitSmResp(k::SmResp::default())
+        ))
+    );
+    assert_eq!(theirs_decode(&wire).unwrap().pdu(), None);
+}
+
+#[test]
+fn divergence_zero_length_tlvs() {
+    // Same octets both ways; rusmpp represents a zero-length value as `value() == None`.
+    let (cmd, wire) = receipt_wire(|dm| {
+        dm.tlvs = vec![vendor(b""), k::Tlv::MessagePayload(Bytes::new())];
+    });
+    assert_eq!(ours_decode(&wire), Ok(cmd));
+    let theirs = theirs_decode(&wire).unwrap();
+    let Some(r::Pdu::DeliverSm(dm)) = theirs.pdu() else {
+        panic!()
+    };
+    assert_eq!(dm.tlvs().len(), 2);
+    assert!(dm.tlvs().iter().all(|t| t.value_length() == 0));
+    assert_eq!(theirs_encode(&theirs), wire);
+}
+
+#[test]
+fn rusmpp_esm_class_default_is_not_zero() {
+    // Why every rusmpp construction above sets esm_class: its default is 0x08.
+    assert_eq!(u8::from(rv::EsmClass::default()), 0x08);
+    assert_eq!(k::EsmClass::default().0, 0x00);
 }
