@@ -673,11 +673,17 @@ proptest! {
 #[test]
 fn network_error_code_holding_ascii_digits_is_read_as_the_text_error() {
     // Seen in Jasmin's receipt test data: the TLV carries "000" as three ASCII octets.
-    let ascii = NetworkErrorCode { network_type: b'0', error_code: u16::from_be_bytes([b'0', b'0']) };
+    let ascii = NetworkErrorCode {
+        network_type: b'0',
+        error_code: u16::from_be_bytes([b'0', b'0']),
+    };
     let r = receipt_from_parts(Some(b"42"), Some(2), Some(ascii), None).unwrap();
     assert_eq!(r.error, Some(DeliveryError::Text(ErrCode::new("000"))));
     assert_eq!(r.source.error, Some(FieldSource::Tlv));
-    let gsm = NetworkErrorCode { network_type: 3, error_code: 0x30 };
+    let gsm = NetworkErrorCode {
+        network_type: 3,
+        error_code: 0x30,
+    };
     let r = receipt_from_parts(Some(b"42"), Some(5), Some(gsm), None).unwrap();
     assert_eq!(r.error, Some(DeliveryError::Network(gsm)));
 }
