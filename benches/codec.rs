@@ -176,10 +176,12 @@ fn bench_pdu(c: &mut Criterion, name: &str, cmd: &Command) {
     g.finish();
 }
 
-/// 3 segments of UCS-2 with an 8-bit concatenation UDH (67 UTF-16 units per part).
-const UCS2_TEXT: &str = "Hei Aino 👋 ostoskorisi odottaa sinua yhä: pellavapaita, villahuivi ja nahkakäsineet. \
-     Käytä koodia BACK10 ja saat 10 % alennuksen koko tilauksesta sunnuntaihin asti 🛒 \
-     https://shop.example/k/c/8fK2a Vastaa STOP";
+/// 3 segments of UCS-2 with an 8-bit concatenation UDH (67 UTF-16 units per part). Only
+/// characters of the Basic Multilingual Plane: rusmpp's UCS-2 encoder refuses an emoji
+/// (`UnencodableCharacter`), while Kori sends it as a UTF-16 surrogate pair.
+const UCS2_TEXT: &str = "Hei Aino ★ ostoskorisi odottaa sinua yhä: pellavapaita, villahuivi ja nahkakäsineet. \
+     Käytä koodia BACK10 ja saat 10 % alennuksen koko tilauksesta sunnuntaihin asti → \
+     https://shop.example/k/c/8fK2a";
 
 fn segmentation(c: &mut Criterion) {
     let mut g = c.benchmark_group("segment_ucs2_3_parts");

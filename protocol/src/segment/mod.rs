@@ -41,6 +41,7 @@ use crate::text::{
     pack_septets, packed_len, tables_for,
 };
 use bytes::Bytes;
+use std::ops::Range;
 
 /// Octets of user data in one short message (TS 23.040 §9.2.3.16: 140 octets, 160 septets).
 pub const USER_DATA_OCTETS: usize = 140;
@@ -137,10 +138,18 @@ pub struct Segment {
     pub payload: bool,
     /// The data_coding to send.
     pub data_coding: u8,
-    /// This part's text, for display and logs (empty for [`split_binary`]).
-    pub text: String,
+    /// Where this part's characters are in the text given to [`split`] (byte offsets; empty
+    /// for [`split_binary`]): `&text[seg.text.clone()]`, see [`Segment::text_of`].
+    pub text: Range<usize>,
     /// This part's size in septets, UTF-16 code units or octets, UDH excluded.
     pub units: usize,
+}
+
+impl Segment {
+    /// This part's characters, given the text that was split.
+    pub fn text_of<'t>(&self, text: &'t str) -> &'t str {
+        text.get(self.text.clone()).unwrap_or("")
+    }
 }
 
 /// How a text will be sent, computed without allocating.
@@ -302,53 +311,146 @@ pub fn split(
     reference: u16,
     opts: &SplitOptions,
 ) -> Result<Vec<Segment>, TextError> {
-    let plan = plan(text, encoding, method, opts)?;
     let tables = tables_for(encoding, &opts.gsm7)?;
     let national = if encoding == Encoding::Gsm7 {
         opts.gsm7
     } else {
         Gsm7Options::default()
     };
-    let build = |part: &str, units: usize, concat: Option<Concat>, sar: Option<Sar>| {
-        let mut out = Vec::new();
-        udh::write_udh(&mut out, concat, &national);
-        let udh_octets = out.len();
+    let parts = part_bounds(text, encoding, method, opts, &tables)?;
+    // `part_bounds` checked there are at most 255 parts.
+    let total = u8::try_from(parts.len()).map_err(|_| TextError::TooManySegments {
+        needed: parts.len(),
+    })?;
+    let concatenated = parts.len() > 1;
+    let markers = |seqnum: u8| {
+        if concatenated {
+            method.markers(reference, total, seqnum)
+        } else {
+            (None, None)
+        }
+    };
+    // One buffer for every part's octets: each segment is a slice of it.
+    let per_part_udh = udh_len(
+        national.udh_ies_len()
+            + if concatenated {
+                method.concat_ie_len()
+            } else {
+                0
+            },
+    );
+    let octets: usize = parts
+        .iter()
+        .map(|p| per_part_udh + body_len(encoding, p.units, per_part_udh, opts.gsm7_packed))
+        .sum();
+    let mut out = Vec::with_capacity(octets);
+    let mut parts = parts;
+    for (i, part) in parts.iter_mut().enumerate() {
+        let seqnum = u8::try_from(i + 1).unwrap_or(u8::MAX);
+        let start = out.len();
+        udh::write_udh(&mut out, markers(seqnum).0, &national);
+        let chars = text.get(part.range.clone()).unwrap_or("");
         if encoding == Encoding::Gsm7 && opts.gsm7_packed {
-            let mut septets = Vec::with_capacity(units);
-            encode_into(part, encoding, &tables, &mut septets)?;
+            let udh_octets = out.len() - start;
+            let mut septets = Vec::with_capacity(part.units);
+            encode_into(chars, encoding, &tables, &mut septets)?;
             out.extend_from_slice(&pack_septets(&septets, fill_bits_after_udh(udh_octets)));
         } else {
-            encode_into(part, encoding, &tables, &mut out)?;
+            encode_into(chars, encoding, &tables, &mut out)?;
         }
-        Ok::<_, TextError>(Segment {
-            short_message: Bytes::from(out),
-            udhi: udh_octets > 0,
+        part.octets = start..out.len();
+    }
+    let all = Bytes::from(out);
+    let mut segments = Vec::with_capacity(parts.len());
+    for (i, part) in parts.into_iter().enumerate() {
+        let seqnum = u8::try_from(i + 1).unwrap_or(u8::MAX);
+        let (concat, sar) = markers(seqnum);
+        segments.push(Segment {
+            short_message: all.slice(part.octets),
+            udhi: concat.is_some() || national.udh_ies_len() > 0,
             sar,
             payload: method == SplitMethod::Payload,
             data_coding: encoding.data_coding(),
-            text: part.to_owned(),
-            units,
-        })
-    };
-    if plan.segments == 1 {
-        return Ok(vec![build(text, plan.units, None, None)?]);
-    }
-    // `plan` checked segments <= 255.
-    let total = u8::try_from(plan.segments).map_err(|_| TextError::TooManySegments {
-        needed: plan.segments,
-    })?;
-    let mut segments = Vec::with_capacity(plan.segments);
-    let mut start = 0;
-    let mut seqnum: u8 = 0;
-    while start < text.len() {
-        let (end, units) = next_part(text, start, plan.units_per_segment, encoding, &tables)?;
-        seqnum = seqnum.saturating_add(1);
-        let part = text.get(start..end).unwrap_or("");
-        let (concat, sar) = method.markers(reference, total, seqnum);
-        segments.push(build(part, units, concat, sar)?);
-        start = end;
+            text: part.range,
+            units: part.units,
+        });
     }
     Ok(segments)
+}
+
+/// One part of a text: its byte range in the text and its size in units.
+struct PartBounds {
+    range: Range<usize>,
+    units: usize,
+    /// Where the part's octets (UDH and body) are in the shared buffer, once written.
+    octets: Range<usize>,
+}
+
+/// Where `text` is cut: one walk over the characters (two when it turns out not to fit a single
+/// message). Errors as [`plan`].
+fn part_bounds(
+    text: &str,
+    encoding: Encoding,
+    method: SplitMethod,
+    opts: &SplitOptions,
+    tables: &Tables,
+) -> Result<Vec<PartBounds>, TextError> {
+    let national = national_ies(encoding, opts);
+    let single_udh = udh_len(national);
+    if method == SplitMethod::Payload {
+        let (end, units) = next_part(text, 0, usize::MAX, encoding, tables)?;
+        let len = single_udh + body_len(encoding, units, single_udh, opts.gsm7_packed);
+        if len > MAX_PAYLOAD_OCTETS {
+            return Err(TextError::PayloadTooLong {
+                len,
+                max: MAX_PAYLOAD_OCTETS,
+            });
+        }
+        return Ok(vec![PartBounds {
+            range: 0..end,
+            units,
+            octets: 0..0,
+        }]);
+    }
+    // Cut at the multipart limit while summing the whole size: a text within the
+    // single-message limit is then one part after all.
+    let single_cap = capacity(encoding, single_udh);
+    let part_cap = capacity(encoding, udh_len(method.concat_ie_len() + national));
+    let mut parts = Vec::with_capacity(text.len() / part_cap.max(1) + 1);
+    let mut total_units = 0;
+    let mut start = 0;
+    while start < text.len() {
+        let (end, units) = next_part(text, start, part_cap, encoding, tables)?;
+        parts.push(PartBounds {
+            range: start..end,
+            units,
+            octets: 0..0,
+        });
+        total_units += units;
+        start = end;
+        if total_units > single_cap && parts.len() > MAX_SEGMENTS {
+            // Count on without storing, for the error.
+            let mut needed = parts.len();
+            while start < text.len() {
+                start = next_part(text, start, part_cap, encoding, tables)?.0;
+                needed += 1;
+            }
+            return Err(TextError::TooManySegments { needed });
+        }
+    }
+    if total_units <= single_cap {
+        return Ok(vec![PartBounds {
+            range: 0..text.len(),
+            units: total_units,
+            octets: 0..0,
+        }]);
+    }
+    if parts.len() > MAX_SEGMENTS {
+        return Err(TextError::TooManySegments {
+            needed: parts.len(),
+        });
+    }
+    Ok(parts)
 }
 
 /// Splits binary data (data_coding 0x04): one segment up to 140 octets, else parts of 134
@@ -365,7 +467,7 @@ pub fn split_binary(
         sar: None,
         payload,
         data_coding: Encoding::Binary.data_coding(),
-        text: String::new(),
+        text: 0..0,
     };
     if method == SplitMethod::Payload {
         if data.len() > MAX_PAYLOAD_OCTETS {
@@ -396,7 +498,7 @@ pub fn split_binary(
             sar,
             payload: false,
             data_coding: Encoding::Binary.data_coding(),
-            text: String::new(),
+            text: 0..0,
             units: chunk.len(),
         });
     }
