@@ -13,10 +13,10 @@ use crate::status::CommandStatus;
 use crate::tlv::{Tlv, check_tlvs, parse_tlvs, tlvs_len, write_tlvs};
 use crate::types::{DataCoding, EsmClass, InterfaceVersion, Npi, RegisteredDelivery, Ton};
 use crate::wire::{
-    PResult, Source, c_octet, check_short_message, end_of_body, put_c_octet, put_short_message,
-    short_message, u8_field, u32_field,
+    Out, PResult, Source, c_octet, check_short_message, end_of_body, short_message, u8_field,
+    u32_field,
 };
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use nom::Parser;
 
 /// How a body is read, measured and written.
@@ -30,7 +30,7 @@ pub(crate) trait Body: Sized {
         Ok(())
     }
     /// Writes the body; [`Body::check`] has passed.
-    fn write(&self, dst: &mut BytesMut);
+    fn write(&self, dst: &mut Out<'_>);
 }
 
 fn ton_npi<'a>(
@@ -116,14 +116,14 @@ impl Body for Bind {
             + self.address_range.encoded_len()
     }
 
-    fn write(&self, dst: &mut BytesMut) {
-        put_c_octet(dst, &self.system_id);
-        put_c_octet(dst, &self.password);
-        put_c_octet(dst, &self.system_type);
-        dst.put_u8(self.interface_version.0);
-        dst.put_u8(self.addr_ton.0);
-        dst.put_u8(self.addr_npi.0);
-        put_c_octet(dst, &self.address_range);
+    fn write(&self, dst: &mut Out<'_>) {
+        dst.c_octet(&self.system_id);
+        dst.c_octet(&self.password);
+        dst.c_octet(&self.system_type);
+        dst.u8(self.interface_version.0);
+        dst.u8(self.addr_ton.0);
+        dst.u8(self.addr_npi.0);
+        dst.c_octet(&self.address_range);
     }
 }
 
@@ -152,8 +152,8 @@ impl Body for BindResp {
         check_tlvs(&self.tlvs)
     }
 
-    fn write(&self, dst: &mut BytesMut) {
-        put_c_octet(dst, &self.system_id);
+    fn write(&self, dst: &mut Out<'_>) {
+        dst.c_octet(&self.system_id);
         write_tlvs(dst, &self.tlvs);
     }
 }
@@ -184,9 +184,9 @@ impl Body for Outbind {
         self.system_id.encoded_len() + self.password.encoded_len()
     }
 
-    fn write(&self, dst: &mut BytesMut) {
-        put_c_octet(dst, &self.system_id);
-        put_c_octet(dst, &self.password);
+    fn write(&self, dst: &mut Out<'_>) {
+        dst.c_octet(&self.system_id);
+        dst.c_octet(&self.password);
     }
 }
 
@@ -325,24 +325,24 @@ impl Body for SubmitSm {
         check_tlvs(&self.tlvs)
     }
 
-    fn write(&self, dst: &mut BytesMut) {
-        put_c_octet(dst, &self.service_type);
-        dst.put_u8(self.source_addr_ton.0);
-        dst.put_u8(self.source_addr_npi.0);
-        put_c_octet(dst, &self.source_addr);
-        dst.put_u8(self.dest_addr_ton.0);
-        dst.put_u8(self.dest_addr_npi.0);
-        put_c_octet(dst, &self.destination_addr);
-        dst.put_u8(self.esm_class.0);
-        dst.put_u8(self.protocol_id);
-        dst.put_u8(self.priority_flag);
-        put_c_octet(dst, &self.schedule_delivery_time);
-        put_c_octet(dst, &self.validity_period);
-        dst.put_u8(self.registered_delivery.0);
-        dst.put_u8(self.replace_if_present_flag);
-        dst.put_u8(self.data_coding.0);
-        dst.put_u8(self.sm_default_msg_id);
-        put_short_message(dst, &self.short_message);
+    fn write(&self, dst: &mut Out<'_>) {
+        dst.c_octet(&self.service_type);
+        dst.u8(self.source_addr_ton.0);
+        dst.u8(self.source_addr_npi.0);
+        dst.c_octet(&self.source_addr);
+        dst.u8(self.dest_addr_ton.0);
+        dst.u8(self.dest_addr_npi.0);
+        dst.c_octet(&self.destination_addr);
+        dst.u8(self.esm_class.0);
+        dst.u8(self.protocol_id);
+        dst.u8(self.priority_flag);
+        dst.c_octet(&self.schedule_delivery_time);
+        dst.c_octet(&self.validity_period);
+        dst.u8(self.registered_delivery.0);
+        dst.u8(self.replace_if_present_flag);
+        dst.u8(self.data_coding.0);
+        dst.u8(self.sm_default_msg_id);
+        dst.short_message(&self.short_message);
         write_tlvs(dst, &self.tlvs);
     }
 }
@@ -373,8 +373,8 @@ impl Body for SmResp {
         check_tlvs(&self.tlvs)
     }
 
-    fn write(&self, dst: &mut BytesMut) {
-        put_c_octet(dst, &self.message_id);
+    fn write(&self, dst: &mut Out<'_>) {
+        dst.c_octet(&self.message_id);
         write_tlvs(dst, &self.tlvs);
     }
 }
@@ -403,17 +403,17 @@ impl DestAddress {
         }
     }
 
-    fn write(&self, dst: &mut BytesMut) {
+    fn write(&self, dst: &mut Out<'_>) {
         match self {
             Self::Sme { ton, npi, address } => {
-                dst.put_u8(1);
-                dst.put_u8(ton.0);
-                dst.put_u8(npi.0);
-                put_c_octet(dst, address);
+                dst.u8(1);
+                dst.u8(ton.0);
+                dst.u8(npi.0);
+                dst.c_octet(address);
             }
             Self::DistributionList(name) => {
-                dst.put_u8(2);
-                put_c_octet(dst, name);
+                dst.u8(2);
+                dst.c_octet(name);
             }
         }
     }
@@ -573,25 +573,25 @@ impl Body for SubmitMulti {
         check_tlvs(&self.tlvs)
     }
 
-    fn write(&self, dst: &mut BytesMut) {
-        put_c_octet(dst, &self.service_type);
-        dst.put_u8(self.source_addr_ton.0);
-        dst.put_u8(self.source_addr_npi.0);
-        put_c_octet(dst, &self.source_addr);
-        dst.put_u8(self.dest_addresses.len() as u8);
+    fn write(&self, dst: &mut Out<'_>) {
+        dst.c_octet(&self.service_type);
+        dst.u8(self.source_addr_ton.0);
+        dst.u8(self.source_addr_npi.0);
+        dst.c_octet(&self.source_addr);
+        dst.u8(self.dest_addresses.len() as u8);
         for dest in &self.dest_addresses {
             dest.write(dst);
         }
-        dst.put_u8(self.esm_class.0);
-        dst.put_u8(self.protocol_id);
-        dst.put_u8(self.priority_flag);
-        put_c_octet(dst, &self.schedule_delivery_time);
-        put_c_octet(dst, &self.validity_period);
-        dst.put_u8(self.registered_delivery.0);
-        dst.put_u8(self.replace_if_present_flag);
-        dst.put_u8(self.data_coding.0);
-        dst.put_u8(self.sm_default_msg_id);
-        put_short_message(dst, &self.short_message);
+        dst.u8(self.esm_class.0);
+        dst.u8(self.protocol_id);
+        dst.u8(self.priority_flag);
+        dst.c_octet(&self.schedule_delivery_time);
+        dst.c_octet(&self.validity_period);
+        dst.u8(self.registered_delivery.0);
+        dst.u8(self.replace_if_present_flag);
+        dst.u8(self.data_coding.0);
+        dst.u8(self.sm_default_msg_id);
+        dst.short_message(&self.short_message);
         write_tlvs(dst, &self.tlvs);
     }
 }
@@ -674,14 +674,14 @@ impl Body for SubmitMultiResp {
         check_tlvs(&self.tlvs)
     }
 
-    fn write(&self, dst: &mut BytesMut) {
-        put_c_octet(dst, &self.message_id);
-        dst.put_u8(self.unsuccess_smes.len() as u8);
+    fn write(&self, dst: &mut Out<'_>) {
+        dst.c_octet(&self.message_id);
+        dst.u8(self.unsuccess_smes.len() as u8);
         for u in &self.unsuccess_smes {
-            dst.put_u8(u.dest_addr_ton.0);
-            dst.put_u8(u.dest_addr_npi.0);
-            put_c_octet(dst, &u.destination_addr);
-            dst.put_u32(u.error_status_code.code());
+            dst.u8(u.dest_addr_ton.0);
+            dst.u8(u.dest_addr_npi.0);
+            dst.c_octet(&u.destination_addr);
+            dst.u32(u.error_status_code.code());
         }
         write_tlvs(dst, &self.tlvs);
     }
@@ -773,17 +773,17 @@ impl Body for DataSm {
         check_tlvs(&self.tlvs)
     }
 
-    fn write(&self, dst: &mut BytesMut) {
-        put_c_octet(dst, &self.service_type);
-        dst.put_u8(self.source_addr_ton.0);
-        dst.put_u8(self.source_addr_npi.0);
-        put_c_octet(dst, &self.source_addr);
-        dst.put_u8(self.dest_addr_ton.0);
-        dst.put_u8(self.dest_addr_npi.0);
-        put_c_octet(dst, &self.destination_addr);
-        dst.put_u8(self.esm_class.0);
-        dst.put_u8(self.registered_delivery.0);
-        dst.put_u8(self.data_coding.0);
+    fn write(&self, dst: &mut Out<'_>) {
+        dst.c_octet(&self.service_type);
+        dst.u8(self.source_addr_ton.0);
+        dst.u8(self.source_addr_npi.0);
+        dst.c_octet(&self.source_addr);
+        dst.u8(self.dest_addr_ton.0);
+        dst.u8(self.dest_addr_npi.0);
+        dst.c_octet(&self.destination_addr);
+        dst.u8(self.esm_class.0);
+        dst.u8(self.registered_delivery.0);
+        dst.u8(self.data_coding.0);
         write_tlvs(dst, &self.tlvs);
     }
 }
@@ -825,11 +825,11 @@ impl Body for QuerySm {
         self.message_id.encoded_len() + 2 + self.source_addr.encoded_len()
     }
 
-    fn write(&self, dst: &mut BytesMut) {
-        put_c_octet(dst, &self.message_id);
-        dst.put_u8(self.source_addr_ton.0);
-        dst.put_u8(self.source_addr_npi.0);
-        put_c_octet(dst, &self.source_addr);
+    fn write(&self, dst: &mut Out<'_>) {
+        dst.c_octet(&self.message_id);
+        dst.u8(self.source_addr_ton.0);
+        dst.u8(self.source_addr_npi.0);
+        dst.c_octet(&self.source_addr);
     }
 }
 
@@ -871,11 +871,11 @@ impl Body for QuerySmResp {
         self.message_id.encoded_len() + self.final_date.encoded_len() + 2
     }
 
-    fn write(&self, dst: &mut BytesMut) {
-        put_c_octet(dst, &self.message_id);
-        put_c_octet(dst, &self.final_date);
-        dst.put_u8(self.message_state);
-        dst.put_u8(self.error_code);
+    fn write(&self, dst: &mut Out<'_>) {
+        dst.c_octet(&self.message_id);
+        dst.c_octet(&self.final_date);
+        dst.u8(self.message_state);
+        dst.u8(self.error_code);
     }
 }
 
@@ -946,15 +946,15 @@ impl Body for CancelSm {
             + self.destination_addr.encoded_len()
     }
 
-    fn write(&self, dst: &mut BytesMut) {
-        put_c_octet(dst, &self.service_type);
-        put_c_octet(dst, &self.message_id);
-        dst.put_u8(self.source_addr_ton.0);
-        dst.put_u8(self.source_addr_npi.0);
-        put_c_octet(dst, &self.source_addr);
-        dst.put_u8(self.dest_addr_ton.0);
-        dst.put_u8(self.dest_addr_npi.0);
-        put_c_octet(dst, &self.destination_addr);
+    fn write(&self, dst: &mut Out<'_>) {
+        dst.c_octet(&self.service_type);
+        dst.c_octet(&self.message_id);
+        dst.u8(self.source_addr_ton.0);
+        dst.u8(self.source_addr_npi.0);
+        dst.c_octet(&self.source_addr);
+        dst.u8(self.dest_addr_ton.0);
+        dst.u8(self.dest_addr_npi.0);
+        dst.c_octet(&self.destination_addr);
     }
 }
 
@@ -1037,16 +1037,16 @@ impl Body for ReplaceSm {
         check_short_message(&self.short_message)
     }
 
-    fn write(&self, dst: &mut BytesMut) {
-        put_c_octet(dst, &self.message_id);
-        dst.put_u8(self.source_addr_ton.0);
-        dst.put_u8(self.source_addr_npi.0);
-        put_c_octet(dst, &self.source_addr);
-        put_c_octet(dst, &self.schedule_delivery_time);
-        put_c_octet(dst, &self.validity_period);
-        dst.put_u8(self.registered_delivery.0);
-        dst.put_u8(self.sm_default_msg_id);
-        put_short_message(dst, &self.short_message);
+    fn write(&self, dst: &mut Out<'_>) {
+        dst.c_octet(&self.message_id);
+        dst.u8(self.source_addr_ton.0);
+        dst.u8(self.source_addr_npi.0);
+        dst.c_octet(&self.source_addr);
+        dst.c_octet(&self.schedule_delivery_time);
+        dst.c_octet(&self.validity_period);
+        dst.u8(self.registered_delivery.0);
+        dst.u8(self.sm_default_msg_id);
+        dst.short_message(&self.short_message);
     }
 }
 
@@ -1110,13 +1110,13 @@ impl Body for AlertNotification {
         check_tlvs(&self.tlvs)
     }
 
-    fn write(&self, dst: &mut BytesMut) {
-        dst.put_u8(self.source_addr_ton.0);
-        dst.put_u8(self.source_addr_npi.0);
-        put_c_octet(dst, &self.source_addr);
-        dst.put_u8(self.esme_addr_ton.0);
-        dst.put_u8(self.esme_addr_npi.0);
-        put_c_octet(dst, &self.esme_addr);
+    fn write(&self, dst: &mut Out<'_>) {
+        dst.u8(self.source_addr_ton.0);
+        dst.u8(self.source_addr_npi.0);
+        dst.c_octet(&self.source_addr);
+        dst.u8(self.esme_addr_ton.0);
+        dst.u8(self.esme_addr_npi.0);
+        dst.c_octet(&self.esme_addr);
         write_tlvs(dst, &self.tlvs);
     }
 }

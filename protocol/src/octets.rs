@@ -11,7 +11,9 @@ use std::fmt;
 /// inline so decoding a PDU allocates nothing for its addresses and ids.
 ///
 /// `N` is the spec's "Var. max" minus one for the NUL: `source_addr` (max 21) is
-/// `COctetString<20>`. The content never contains a NUL.
+/// `COctetString<20>`. The content never contains a NUL, and the octets of the buffer past the
+/// content are always zero: derived equality and hashing, and the encoder's fixed-size copy,
+/// rely on it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct COctetString<const N: usize> {
     len: u8,
@@ -85,6 +87,11 @@ impl<const N: usize> COctetString<N> {
     /// The value as text, invalid UTF-8 replaced.
     pub fn to_string_lossy(&self) -> std::borrow::Cow<'_, str> {
         String::from_utf8_lossy(self.as_bytes())
+    }
+
+    /// The whole inline buffer: the string, then zeros.
+    pub(crate) fn inline_buffer(&self) -> &[u8; N] {
+        &self.buf
     }
 
     /// Octets before the NUL.

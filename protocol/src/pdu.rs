@@ -12,8 +12,8 @@ use crate::body::{
 use crate::error::{BodyError, EncodeError};
 use crate::header::{CommandId, HEADER_LEN, Header, parse_header};
 use crate::status::CommandStatus;
-use crate::wire::{Copied, PResult, Shared, Source};
-use bytes::{BufMut, Bytes, BytesMut};
+use crate::wire::{Copied, Out, PResult, Shared, Source};
+use bytes::{Bytes, BytesMut};
 
 /// The body of one SMPP 3.4 PDU, by command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,8 +191,8 @@ impl BodyVisitor<Result<(), EncodeError>> for CheckVisitor {
     }
 }
 
-struct WriteVisitor<'d>(&'d mut BytesMut);
-impl BodyVisitor<()> for WriteVisitor<'_> {
+struct WriteVisitor<'d, 'b>(&'d mut Out<'b>);
+impl BodyVisitor<()> for WriteVisitor<'_, '_> {
     fn visit<B: Body>(self, body: &B) {
         body.write(self.0);
     }
@@ -397,28 +397,30 @@ fn decode_body<S: Source>(id: CommandId, i: &[u8], src: &S) -> Result<Pdu, BodyE
     })
 }
 
-/// Appends `cmd` to `dst`: the exact length is computed first, reserved once, written once.
+/// Appends `cmd` to `dst`: the exact length is computed first, the space zeroed once, and
+/// every field written into it in one pass.
 pub fn encode(cmd: &Command, dst: &mut BytesMut) -> Result<(), EncodeError> {
     if let Some(result) = cmd.pdu.with_body(CheckVisitor) {
         result?;
     }
     let len = cmd.encoded_len();
     let len32 = u32::try_from(len).map_err(|_| EncodeError::TooLong(len))?;
-    dst.reserve(len);
     let start = dst.len();
-    dst.put_u32(len32);
-    dst.put_u32(cmd.pdu.command_id().code());
-    dst.put_u32(cmd.status.code());
-    dst.put_u32(cmd.sequence_number);
+    dst.resize(start + len, 0);
+    let mut out = Out::new(&mut dst[start..]);
+    out.u32(len32);
+    out.u32(cmd.pdu.command_id().code());
+    out.u32(cmd.status.code());
+    out.u32(cmd.sequence_number);
     if !cmd.omits_body() {
         match &cmd.pdu {
-            Pdu::Other { body, .. } => dst.put_slice(body),
+            Pdu::Other { body, .. } => out.slice(body),
             pdu => {
-                pdu.with_body(WriteVisitor(dst));
+                pdu.with_body(WriteVisitor(&mut out));
             }
         }
     }
-    debug_assert_eq!(dst.len() - start, len, "encoded_len out of step with write");
+    debug_assert_eq!(out.written(), len, "encoded_len out of step with write");
     Ok(())
 }
 

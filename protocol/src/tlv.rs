@@ -8,8 +8,8 @@
 
 use crate::error::{BodyError, EncodeError};
 use crate::octets::TlvString;
-use crate::wire::{PResult, Source};
-use bytes::{BufMut, Bytes, BytesMut};
+use crate::wire::{Out, PResult, Source};
+use bytes::Bytes;
 use std::fmt;
 
 /// `network_error_code` (§5.3.2.31): which network reported the error and its code.
@@ -25,7 +25,7 @@ pub struct NetworkErrorCode {
 trait TlvValue: Sized {
     fn decode<S: Source>(value: &[u8], src: &S) -> Option<Self>;
     fn len(&self) -> usize;
-    fn write(&self, dst: &mut BytesMut);
+    fn write(&self, dst: &mut Out<'_>);
 }
 
 impl TlvValue for u8 {
@@ -38,8 +38,8 @@ impl TlvValue for u8 {
     fn len(&self) -> usize {
         1
     }
-    fn write(&self, dst: &mut BytesMut) {
-        dst.put_u8(*self);
+    fn write(&self, dst: &mut Out<'_>) {
+        dst.u8(*self);
     }
 }
 
@@ -50,8 +50,8 @@ impl TlvValue for u16 {
     fn len(&self) -> usize {
         2
     }
-    fn write(&self, dst: &mut BytesMut) {
-        dst.put_u16(*self);
+    fn write(&self, dst: &mut Out<'_>) {
+        dst.u16(*self);
     }
 }
 
@@ -62,8 +62,8 @@ impl TlvValue for u32 {
     fn len(&self) -> usize {
         4
     }
-    fn write(&self, dst: &mut BytesMut) {
-        dst.put_u32(*self);
+    fn write(&self, dst: &mut Out<'_>) {
+        dst.u32(*self);
     }
 }
 
@@ -74,7 +74,7 @@ impl TlvValue for () {
     fn len(&self) -> usize {
         0
     }
-    fn write(&self, _: &mut BytesMut) {}
+    fn write(&self, _: &mut Out<'_>) {}
 }
 
 impl TlvValue for Bytes {
@@ -84,8 +84,8 @@ impl TlvValue for Bytes {
     fn len(&self) -> usize {
         self.as_ref().len()
     }
-    fn write(&self, dst: &mut BytesMut) {
-        dst.put_slice(self);
+    fn write(&self, dst: &mut Out<'_>) {
+        dst.slice(self);
     }
 }
 
@@ -96,8 +96,8 @@ impl TlvValue for TlvString {
     fn len(&self) -> usize {
         self.raw().len()
     }
-    fn write(&self, dst: &mut BytesMut) {
-        dst.put_slice(self.raw());
+    fn write(&self, dst: &mut Out<'_>) {
+        dst.slice(self.raw());
     }
 }
 
@@ -114,9 +114,9 @@ impl TlvValue for NetworkErrorCode {
     fn len(&self) -> usize {
         3
     }
-    fn write(&self, dst: &mut BytesMut) {
-        dst.put_u8(self.network_type);
-        dst.put_u16(self.error_code);
+    fn write(&self, dst: &mut Out<'_>) {
+        dst.u8(self.network_type);
+        dst.u16(self.error_code);
     }
 }
 
@@ -168,10 +168,10 @@ macro_rules! tlvs {
                 }
             }
 
-            fn write_value(&self, dst: &mut BytesMut) {
+            fn write_value(&self, dst: &mut Out<'_>) {
                 match self {
                     $( Self::$variant(v) => TlvValue::write(v, dst), )*
-                    Self::Other { value, .. } => dst.put_slice(value),
+                    Self::Other { value, .. } => dst.slice(value),
                 }
             }
 
@@ -303,9 +303,9 @@ impl Tlv {
         Ok(())
     }
 
-    pub(crate) fn write(&self, dst: &mut BytesMut) {
-        dst.put_u16(self.tag().0);
-        dst.put_u16(self.value_len() as u16);
+    pub(crate) fn write(&self, dst: &mut Out<'_>) {
+        dst.u16(self.tag().0);
+        dst.u16(self.value_len() as u16);
         self.write_value(dst);
     }
 }
@@ -348,7 +348,7 @@ pub(crate) fn check_tlvs(tlvs: &[Tlv]) -> Result<(), EncodeError> {
     tlvs.iter().try_for_each(Tlv::check)
 }
 
-pub(crate) fn write_tlvs(dst: &mut BytesMut, tlvs: &[Tlv]) {
+pub(crate) fn write_tlvs(dst: &mut Out<'_>, tlvs: &[Tlv]) {
     for tlv in tlvs {
         tlv.write(dst);
     }
@@ -429,8 +429,8 @@ mod tests {
         assert!(rest.is_empty());
         assert_eq!(tlvs.len(), 1);
         let tlv = tlvs.remove(0);
-        let mut out = BytesMut::new();
-        tlv.write(&mut out);
+        let mut out = vec![0; tlv.encoded_len()];
+        tlv.write(&mut Out::new(&mut out));
         assert_eq!(&out[..], wire, "re-encodes byte for byte");
         tlv
     }

@@ -5,7 +5,7 @@
 
 use crate::error::BodyError;
 use crate::octets::COctetString;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use nom::Parser;
 use nom::number::complete::{be_u8, be_u32};
 
@@ -100,16 +100,76 @@ pub(crate) fn end_of_body(rest: &[u8]) -> Result<(), BodyError> {
     }
 }
 
-/// Writes a C-Octet String and its NUL.
-pub(crate) fn put_c_octet<const N: usize>(dst: &mut BytesMut, s: &COctetString<N>) {
-    dst.put_slice(s.as_bytes());
-    dst.put_u8(0);
+/// The octets of one PDU being written: a slice sized exactly by `encoded_len`, filled front
+/// to back. Writing past the end cannot happen when `encoded_len` and `write` agree (checked by
+/// `encode`'s debug assertion and the round-trip tests); if they ever disagreed the excess
+/// would be dropped, never a panic or a buffer overrun.
+pub(crate) struct Out<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
 }
 
-/// Writes `sm_length` and `short_message`; the length was checked to be at most 254.
-pub(crate) fn put_short_message(dst: &mut BytesMut, sm: &Bytes) {
-    dst.put_u8(sm.len() as u8);
-    dst.put_slice(sm);
+impl<'a> Out<'a> {
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        Self { buf, pos: 0 }
+    }
+
+    /// Octets written so far.
+    pub(crate) fn written(&self) -> usize {
+        self.pos
+    }
+
+    #[inline]
+    pub(crate) fn slice(&mut self, src: &[u8]) {
+        let end = self.pos + src.len();
+        if let Some(dst) = self.buf.get_mut(self.pos..end) {
+            dst.copy_from_slice(src);
+        }
+        self.pos = end;
+    }
+
+    #[inline]
+    pub(crate) fn u8(&mut self, v: u8) {
+        if let Some(dst) = self.buf.get_mut(self.pos) {
+            *dst = v;
+        }
+        self.pos += 1;
+    }
+
+    #[inline]
+    pub(crate) fn u16(&mut self, v: u16) {
+        self.slice(&v.to_be_bytes());
+    }
+
+    #[inline]
+    pub(crate) fn u32(&mut self, v: u32) {
+        self.slice(&v.to_be_bytes());
+    }
+
+    /// A C-Octet String and its NUL.
+    #[inline]
+    pub(crate) fn c_octet<const N: usize>(&mut self, s: &COctetString<N>) {
+        // Where the rest of the PDU has room, copy the whole inline buffer (a fixed-size copy
+        // the compiler inlines; octets past the string are zero, so the NUL comes with it)
+        // and step over the string only: the next field overwrites the rest.
+        let len = s.len();
+        if len < N {
+            if let Some(dst) = self.buf.get_mut(self.pos..self.pos + N) {
+                dst.copy_from_slice(s.inline_buffer());
+                self.pos += len + 1;
+                return;
+            }
+        }
+        self.slice(s.as_bytes());
+        self.u8(0);
+    }
+
+    /// `sm_length` and `short_message`; the length was checked to be at most 254.
+    #[inline]
+    pub(crate) fn short_message(&mut self, sm: &Bytes) {
+        self.u8(sm.len() as u8);
+        self.slice(sm);
+    }
 }
 
 /// Largest `short_message` SMPP 3.4 allows (§5.2.21).
