@@ -10,7 +10,7 @@ use crate::octets::{
     SmppTime, SystemId, SystemType,
 };
 use crate::status::CommandStatus;
-use crate::tlv::{Tlv, check_tlvs, parse_tlvs, tlvs_len, write_tlvs};
+use crate::tlv::{Tlv, parse_tlvs, tlvs_len, tlvs_len_checked, write_tlvs};
 use crate::types::{DataCoding, EsmClass, InterfaceVersion, Npi, RegisteredDelivery, Ton};
 use crate::wire::{
     Out, PResult, Source, c_octet, check_short_message, end_of_body, short_message, u8_field,
@@ -23,14 +23,28 @@ use nom::Parser;
 pub(crate) trait Body: Sized {
     /// Parses a whole body (`i` ends where the PDU ends).
     fn parse<'a, S: Source>(i: &'a [u8], src: &S) -> PResult<'a, Self>;
-    /// Octets [`Body::write`] will write.
-    fn encoded_len(&self) -> usize;
-    /// Refuses values that do not fit their length fields.
-    fn check(&self) -> Result<(), EncodeError> {
+    /// Octets of the mandatory part.
+    fn fixed_len(&self) -> usize;
+    /// The optional part.
+    fn tlvs(&self) -> &[Tlv] {
+        &[]
+    }
+    /// Refuses mandatory values that do not fit their length fields.
+    fn check_fixed(&self) -> Result<(), EncodeError> {
         Ok(())
     }
-    /// Writes the body; [`Body::check`] has passed.
+    /// Writes the body; [`Body::checked_len`] has passed.
     fn write(&self, dst: &mut Out<'_>);
+
+    /// Octets [`Body::write`] will write.
+    fn encoded_len(&self) -> usize {
+        self.fixed_len() + tlvs_len(self.tlvs())
+    }
+    /// [`Body::encoded_len`], refusing values that do not fit their length fields.
+    fn checked_len(&self) -> Result<usize, EncodeError> {
+        self.check_fixed()?;
+        Ok(self.fixed_len() + tlvs_len_checked(self.tlvs())?)
+    }
 }
 
 fn ton_npi<'a>(
@@ -108,7 +122,7 @@ impl Body for Bind {
         ))
     }
 
-    fn encoded_len(&self) -> usize {
+    fn fixed_len(&self) -> usize {
         self.system_id.encoded_len()
             + self.password.encoded_len()
             + self.system_type.encoded_len()
@@ -144,12 +158,12 @@ impl Body for BindResp {
         Ok((i, Self { system_id, tlvs }))
     }
 
-    fn encoded_len(&self) -> usize {
-        self.system_id.encoded_len() + tlvs_len(&self.tlvs)
+    fn fixed_len(&self) -> usize {
+        self.system_id.encoded_len()
     }
 
-    fn check(&self) -> Result<(), EncodeError> {
-        check_tlvs(&self.tlvs)
+    fn tlvs(&self) -> &[Tlv] {
+        &self.tlvs
     }
 
     fn write(&self, dst: &mut Out<'_>) {
@@ -180,7 +194,7 @@ impl Body for Outbind {
         ))
     }
 
-    fn encoded_len(&self) -> usize {
+    fn fixed_len(&self) -> usize {
         self.system_id.encoded_len() + self.password.encoded_len()
     }
 
@@ -306,7 +320,7 @@ impl Body for SubmitSm {
         ))
     }
 
-    fn encoded_len(&self) -> usize {
+    fn fixed_len(&self) -> usize {
         self.service_type.encoded_len()
             + 2
             + self.source_addr.encoded_len()
@@ -317,12 +331,14 @@ impl Body for SubmitSm {
             + self.validity_period.encoded_len()
             + 5
             + self.short_message.len()
-            + tlvs_len(&self.tlvs)
     }
 
-    fn check(&self) -> Result<(), EncodeError> {
-        check_short_message(&self.short_message)?;
-        check_tlvs(&self.tlvs)
+    fn check_fixed(&self) -> Result<(), EncodeError> {
+        check_short_message(&self.short_message)
+    }
+
+    fn tlvs(&self) -> &[Tlv] {
+        &self.tlvs
     }
 
     fn write(&self, dst: &mut Out<'_>) {
@@ -365,12 +381,12 @@ impl Body for SmResp {
         Ok((i, Self { message_id, tlvs }))
     }
 
-    fn encoded_len(&self) -> usize {
-        self.message_id.encoded_len() + tlvs_len(&self.tlvs)
+    fn fixed_len(&self) -> usize {
+        self.message_id.encoded_len()
     }
 
-    fn check(&self) -> Result<(), EncodeError> {
-        check_tlvs(&self.tlvs)
+    fn tlvs(&self) -> &[Tlv] {
+        &self.tlvs
     }
 
     fn write(&self, dst: &mut Out<'_>) {
@@ -543,7 +559,7 @@ impl Body for SubmitMulti {
         ))
     }
 
-    fn encoded_len(&self) -> usize {
+    fn fixed_len(&self) -> usize {
         self.service_type.encoded_len()
             + 2
             + self.source_addr.encoded_len()
@@ -558,10 +574,9 @@ impl Body for SubmitMulti {
             + self.validity_period.encoded_len()
             + 5
             + self.short_message.len()
-            + tlvs_len(&self.tlvs)
     }
 
-    fn check(&self) -> Result<(), EncodeError> {
+    fn check_fixed(&self) -> Result<(), EncodeError> {
         if self.dest_addresses.len() > MAX_DESTS {
             return Err(EncodeError::TooManyEntries {
                 field: "dest_address",
@@ -569,8 +584,11 @@ impl Body for SubmitMulti {
                 max: MAX_DESTS,
             });
         }
-        check_short_message(&self.short_message)?;
-        check_tlvs(&self.tlvs)
+        check_short_message(&self.short_message)
+    }
+
+    fn tlvs(&self) -> &[Tlv] {
+        &self.tlvs
     }
 
     fn write(&self, dst: &mut Out<'_>) {
@@ -652,7 +670,7 @@ impl Body for SubmitMultiResp {
         ))
     }
 
-    fn encoded_len(&self) -> usize {
+    fn fixed_len(&self) -> usize {
         self.message_id.encoded_len()
             + 1
             + self
@@ -660,10 +678,9 @@ impl Body for SubmitMultiResp {
                 .iter()
                 .map(|u| 2 + u.destination_addr.encoded_len() + 4)
                 .sum::<usize>()
-            + tlvs_len(&self.tlvs)
     }
 
-    fn check(&self) -> Result<(), EncodeError> {
+    fn check_fixed(&self) -> Result<(), EncodeError> {
         if self.unsuccess_smes.len() > usize::from(u8::MAX) {
             return Err(EncodeError::TooManyEntries {
                 field: "unsuccess_sme",
@@ -671,7 +688,11 @@ impl Body for SubmitMultiResp {
                 max: usize::from(u8::MAX),
             });
         }
-        check_tlvs(&self.tlvs)
+        Ok(())
+    }
+
+    fn tlvs(&self) -> &[Tlv] {
+        &self.tlvs
     }
 
     fn write(&self, dst: &mut Out<'_>) {
@@ -759,18 +780,17 @@ impl Body for DataSm {
         ))
     }
 
-    fn encoded_len(&self) -> usize {
+    fn fixed_len(&self) -> usize {
         self.service_type.encoded_len()
             + 2
             + self.source_addr.encoded_len()
             + 2
             + self.destination_addr.encoded_len()
             + 3
-            + tlvs_len(&self.tlvs)
     }
 
-    fn check(&self) -> Result<(), EncodeError> {
-        check_tlvs(&self.tlvs)
+    fn tlvs(&self) -> &[Tlv] {
+        &self.tlvs
     }
 
     fn write(&self, dst: &mut Out<'_>) {
@@ -821,7 +841,7 @@ impl Body for QuerySm {
         ))
     }
 
-    fn encoded_len(&self) -> usize {
+    fn fixed_len(&self) -> usize {
         self.message_id.encoded_len() + 2 + self.source_addr.encoded_len()
     }
 
@@ -867,7 +887,7 @@ impl Body for QuerySmResp {
         ))
     }
 
-    fn encoded_len(&self) -> usize {
+    fn fixed_len(&self) -> usize {
         self.message_id.encoded_len() + self.final_date.encoded_len() + 2
     }
 
@@ -937,7 +957,7 @@ impl Body for CancelSm {
         ))
     }
 
-    fn encoded_len(&self) -> usize {
+    fn fixed_len(&self) -> usize {
         self.service_type.encoded_len()
             + self.message_id.encoded_len()
             + 2
@@ -1023,7 +1043,7 @@ impl Body for ReplaceSm {
         ))
     }
 
-    fn encoded_len(&self) -> usize {
+    fn fixed_len(&self) -> usize {
         self.message_id.encoded_len()
             + 2
             + self.source_addr.encoded_len()
@@ -1033,7 +1053,7 @@ impl Body for ReplaceSm {
             + self.short_message.len()
     }
 
-    fn check(&self) -> Result<(), EncodeError> {
+    fn check_fixed(&self) -> Result<(), EncodeError> {
         check_short_message(&self.short_message)
     }
 
@@ -1102,12 +1122,12 @@ impl Body for AlertNotification {
         ))
     }
 
-    fn encoded_len(&self) -> usize {
-        2 + self.source_addr.encoded_len() + 2 + self.esme_addr.encoded_len() + tlvs_len(&self.tlvs)
+    fn fixed_len(&self) -> usize {
+        2 + self.source_addr.encoded_len() + 2 + self.esme_addr.encoded_len()
     }
 
-    fn check(&self) -> Result<(), EncodeError> {
-        check_tlvs(&self.tlvs)
+    fn tlvs(&self) -> &[Tlv] {
+        &self.tlvs
     }
 
     fn write(&self, dst: &mut Out<'_>) {

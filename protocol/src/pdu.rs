@@ -184,10 +184,10 @@ impl BodyVisitor<usize> for LenVisitor {
     }
 }
 
-struct CheckVisitor;
-impl BodyVisitor<Result<(), EncodeError>> for CheckVisitor {
-    fn visit<B: Body>(self, body: &B) -> Result<(), EncodeError> {
-        body.check()
+struct CheckedLenVisitor;
+impl BodyVisitor<Result<usize, EncodeError>> for CheckedLenVisitor {
+    fn visit<B: Body>(self, body: &B) -> Result<usize, EncodeError> {
+        body.checked_len()
     }
 }
 
@@ -400,10 +400,15 @@ fn decode_body<S: Source>(id: CommandId, i: &[u8], src: &S) -> Result<Pdu, BodyE
 /// Appends `cmd` to `dst`: the exact length is computed first, the space zeroed once, and
 /// every field written into it in one pass.
 pub fn encode(cmd: &Command, dst: &mut BytesMut) -> Result<(), EncodeError> {
-    if let Some(result) = cmd.pdu.with_body(CheckVisitor) {
-        result?;
-    }
-    let len = cmd.encoded_len();
+    let body_len = if cmd.omits_body() {
+        0
+    } else {
+        match &cmd.pdu {
+            Pdu::Other { body, .. } => body.len(),
+            pdu => pdu.with_body(CheckedLenVisitor).unwrap_or(Ok(0))?,
+        }
+    };
+    let len = HEADER_LEN + body_len;
     let len32 = u32::try_from(len).map_err(|_| EncodeError::TooLong(len))?;
     let start = dst.len();
     dst.resize(start + len, 0);
@@ -434,6 +439,58 @@ pub fn encode_to_vec(cmd: &Command) -> Result<Vec<u8>, EncodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::body::{SubmitMulti, SubmitSm};
+    use crate::tlv::Tlv;
+
+    #[test]
+    fn values_too_long_for_their_length_fields_are_refused_and_nothing_is_written() {
+        let payload = Bytes::from(vec![b'x'; 65_536]);
+        let cmd = Command::new(
+            1,
+            Pdu::SubmitSm(SubmitSm {
+                tlvs: vec![Tlv::MessagePayload(payload)],
+                ..SubmitSm::default()
+            }),
+        );
+        let mut out = BytesMut::new();
+        assert_eq!(
+            encode(&cmd, &mut out),
+            Err(EncodeError::TlvTooLong {
+                tag: 0x0424,
+                len: 65_536
+            })
+        );
+        assert!(out.is_empty());
+        let cmd = Command::new(
+            1,
+            Pdu::SubmitSm(SubmitSm {
+                short_message: Bytes::from(vec![0; 255]),
+                ..SubmitSm::default()
+            }),
+        );
+        assert_eq!(
+            encode(&cmd, &mut out),
+            Err(EncodeError::ShortMessageTooLong(255))
+        );
+        let dests = vec![crate::body::DestAddress::DistributionList(Default::default()); 255];
+        let cmd = Command::new(
+            1,
+            Pdu::SubmitMulti(SubmitMulti {
+                dest_addresses: dests,
+                ..SubmitMulti::default()
+            }),
+        );
+        assert!(matches!(
+            encode(&cmd, &mut out),
+            Err(EncodeError::TooManyEntries {
+                len: 255,
+                max: 254,
+                ..
+            })
+        ));
+        assert!(out.is_empty());
+    }
 
     #[test]
     fn pdu_stays_small_enough_to_move() {

@@ -292,17 +292,6 @@ impl Tlv {
         4 + self.value_len()
     }
 
-    pub(crate) fn check(&self) -> Result<(), EncodeError> {
-        let len = self.value_len();
-        if len > usize::from(u16::MAX) {
-            return Err(EncodeError::TlvTooLong {
-                tag: self.tag().0,
-                len,
-            });
-        }
-        Ok(())
-    }
-
     pub(crate) fn write(&self, dst: &mut Out<'_>) {
         dst.u16(self.tag().0);
         dst.u16(self.value_len() as u16);
@@ -344,8 +333,18 @@ pub(crate) fn tlvs_len(tlvs: &[Tlv]) -> usize {
     tlvs.iter().map(Tlv::encoded_len).sum()
 }
 
-pub(crate) fn check_tlvs(tlvs: &[Tlv]) -> Result<(), EncodeError> {
-    tlvs.iter().try_for_each(Tlv::check)
+/// [`tlvs_len`], refusing a value longer than its 16-bit length field allows.
+pub(crate) fn tlvs_len_checked(tlvs: &[Tlv]) -> Result<usize, EncodeError> {
+    tlvs.iter().try_fold(0, |sum, tlv| {
+        let len = tlv.value_len();
+        if len > usize::from(u16::MAX) {
+            return Err(EncodeError::TlvTooLong {
+                tag: tlv.tag().0,
+                len,
+            });
+        }
+        Ok(sum + 4 + len)
+    })
 }
 
 pub(crate) fn write_tlvs(dst: &mut Out<'_>, tlvs: &[Tlv]) {
