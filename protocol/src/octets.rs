@@ -11,10 +11,11 @@ use std::fmt;
 /// inline so decoding a PDU allocates nothing for its addresses and ids.
 ///
 /// `N` is the spec's "Var. max" minus one for the NUL: `source_addr` (max 21) is
-/// `COctetString<20>`. The content never contains a NUL, and the octets of the buffer past the
-/// content are always zero: derived equality and hashing, and the encoder's fixed-size copy,
-/// rely on it.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+/// `COctetString<20>`. The content never contains a NUL; when it is shorter than `N` the octet
+/// after it is a NUL, so the whole buffer can be copied to the wire as is. Octets after that are
+/// unspecified (the decoder copies the field's window in one fixed-size move), so equality and
+/// hashing look at the content only.
+#[derive(Clone, Copy)]
 pub struct COctetString<const N: usize> {
     len: u8,
     buf: [u8; N],
@@ -74,6 +75,16 @@ impl<const N: usize> COctetString<N> {
         s
     }
 
+    /// The string of `len` octets at the start of `window`, which holds at least `N` octets and
+    /// a NUL at `len`: one fixed-size copy instead of a variable one.
+    pub(crate) fn from_window(window: &[u8; N], len: usize) -> Self {
+        debug_assert!(len <= N && (len == N || window[len] == 0));
+        Self {
+            len: len as u8,
+            buf: *window,
+        }
+    }
+
     /// The octets, without the NUL.
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..usize::from(self.len)]
@@ -107,6 +118,20 @@ impl<const N: usize> COctetString<N> {
     /// Octets on the wire, NUL included.
     pub fn encoded_len(&self) -> usize {
         usize::from(self.len) + 1
+    }
+}
+
+impl<const N: usize> PartialEq for COctetString<N> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl<const N: usize> Eq for COctetString<N> {}
+
+impl<const N: usize> std::hash::Hash for COctetString<N> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
     }
 }
 

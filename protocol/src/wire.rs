@@ -63,8 +63,15 @@ pub(crate) fn c_octet<'a, const N: usize>(
 ) -> impl Parser<&'a [u8], Output = COctetString<N>, Error = BodyError> {
     move |i: &'a [u8]| {
         let window = &i[..i.len().min(N + 1)];
-        match memchr::memchr(0, window) {
-            Some(end) => Ok((&i[end + 1..], COctetString::from_checked(&i[..end]))),
+        // Fields are short (at most 64 octets): a plain scan beats a vectorised search here.
+        match window.iter().position(|&b| b == 0) {
+            Some(end) => {
+                let value = match i.first_chunk::<N>() {
+                    Some(chunk) => COctetString::from_window(chunk, end),
+                    None => COctetString::from_checked(&i[..end]),
+                };
+                Ok((&i[end + 1..], value))
+            }
             None if i.len() > N => Err(nom::Err::Error(BodyError::StringTooLong {
                 field,
                 max: N + 1,
@@ -150,8 +157,8 @@ impl<'a> Out<'a> {
     #[inline]
     pub(crate) fn c_octet<const N: usize>(&mut self, s: &COctetString<N>) {
         // Where the rest of the PDU has room, copy the whole inline buffer (a fixed-size copy
-        // the compiler inlines; octets past the string are zero, so the NUL comes with it)
-        // and step over the string only: the next field overwrites the rest.
+        // the compiler inlines; the octet after a string shorter than N is its NUL) and step
+        // over the string and NUL only: the fields after it overwrite the rest.
         let len = s.len();
         if len < N {
             if let Some(dst) = self.buf.get_mut(self.pos..self.pos + N) {
