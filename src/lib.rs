@@ -12,3 +12,6 @@
 pub use kori_smpp as smpp_proto;
 
 pub mod app;
+pub mod config;
+pub mod dlr;
+pub mod smpp;
