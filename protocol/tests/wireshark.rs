@@ -167,7 +167,30 @@ fn run(tshark: &Path, args: &[String]) -> String {
         "tshark {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap()
+    // Lossy: see `as_wireshark_shows_ucs2` for the one place tshark prints invalid UTF-8.
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Dissector quirk: Wireshark decodes data_coding 8 as strict UCS-2, one 16-bit unit at a
+/// time, so a character outside the BMP (sent, as every handset expects, as a UTF-16
+/// surrogate pair) comes out as two lone surrogates — printed by tshark 4.0 as invalid UTF-8,
+/// by other versions as U+FFFD. Both sides are compared with each such character, and each
+/// run of replacement characters, as one U+FFFD.
+fn as_wireshark_shows_ucs2(text: &str) -> String {
+    text.chars()
+        .map(|ch| if ch.len_utf16() == 2 { '\u{FFFD}' } else { ch })
+        .collect()
+}
+
+/// Runs of U+FFFD squashed to one (the other half of [`as_wireshark_shows_ucs2`]).
+fn squash_replacements(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for ch in value.chars() {
+        if !(ch == '\u{FFFD}' && out.ends_with('\u{FFFD}')) {
+            out.push(ch);
+        }
+    }
+    out
 }
 
 /// Per packet, each field's occurrences, via `tshark -T fields`.
@@ -204,7 +227,7 @@ fn fields(tshark: &Path, file: &Path, names: &[&str]) -> Vec<BTreeMap<String, Ve
                     let values = if col.is_empty() {
                         Vec::new()
                     } else {
-                        col.split(AGGREGATOR).map(String::from).collect()
+                        col.split(AGGREGATOR).map(squash_replacements).collect()
                     };
                     ((*name).to_string(), values)
                 })
@@ -300,22 +323,21 @@ fn mt(text: &str) -> SubmitSm {
 }
 
 /// The `submit_sm`s Kori sends for `text`, each with the part of the text it carries.
-fn segments(text: &str, method: SplitMethod, reference: u16) -> Vec<(SubmitSm, String)> {
-    split(
-        text,
-        Encoding::Gsm7,
-        method,
-        reference,
-        &SplitOptions::default(),
-    )
-    .unwrap()
-    .iter()
-    .map(|seg| {
-        let mut sm = mt("");
-        sm.set_segment(seg);
-        (sm, text[seg.text.clone()].to_string())
-    })
-    .collect()
+fn segments(
+    text: &str,
+    encoding: Encoding,
+    method: SplitMethod,
+    reference: u16,
+) -> Vec<(SubmitSm, String)> {
+    split(text, encoding, method, reference, &SplitOptions::default())
+        .unwrap()
+        .iter()
+        .map(|seg| {
+            let mut sm = mt("");
+            sm.set_segment(seg);
+            (sm, text[seg.text.clone()].to_string())
+        })
+        .collect()
 }
 
 /// Every SMPP 3.4 PDU, with what Wireshark must decode from each. Sequence numbers are the
@@ -324,10 +346,21 @@ fn cases() -> Vec<Case> {
     let long_text = "Kori test: this message is longer than one SMS can carry, so it is sent in \
                      parts and the handset puts them back together in the right order again, as one \
                      message, however many parts it took to get there. ";
-    let udh = segments(long_text, SplitMethod::Udh8, 0xA7);
-    let sar = segments(long_text, SplitMethod::Sar, 0x1234);
-    let payload = segments(&long_text.repeat(2), SplitMethod::Payload, 0);
-    assert_eq!((udh.len(), sar.len(), payload.len()), (2, 2, 1));
+    let udh = segments(long_text, Encoding::Gsm7, SplitMethod::Udh8, 0xA7);
+    let sar = segments(long_text, Encoding::Gsm7, SplitMethod::Sar, 0x1234);
+    let payload = segments(
+        &long_text.repeat(2),
+        Encoding::Gsm7,
+        SplitMethod::Payload,
+        0,
+    );
+    let ucs2_text = "Здравствуйте! Ваш код подтверждения 4711 🔐 Никому его не сообщайте, \
+                     даже сотрудникам Kori. Код действует 10 минут.";
+    let ucs2_udh = segments(ucs2_text, Encoding::Ucs2, SplitMethod::Udh16, 0xBEEF);
+    assert_eq!(
+        (udh.len(), sar.len(), payload.len(), ucs2_udh.len()),
+        (2, 2, 1, 2)
+    );
     let payload_octets = payload[0].0.tlvs.iter().find_map(|t| match t {
         Tlv::MessagePayload(p) => Some(p.clone()),
         _ => None,
@@ -455,6 +488,30 @@ fn cases() -> Vec<Case> {
                     .is("smpp.data_coding", "0x00")
                     .is("smpp.sm_length", sm_length)
                     .is("gsm_sms.udh.mm.msg_id", 0xA7)
+                    .is("gsm_sms.udh.mm.msg_parts", 2)
+                    .is("gsm_sms.udh.mm.msg_part", part + 1)
+                    .is("smpp.message_text", text);
+                let whole: Vec<&str> = whole.iter().map(String::as_str).collect();
+                c.all("gsm_sms_ud.reassembled.length", &whole)
+            }),
+        );
+    }
+    // UCS-2 with a 16-bit concatenation reference; the emoji is a surrogate pair.
+    for (part, (sm, text)) in ucs2_udh.into_iter().enumerate() {
+        let text = as_wireshark_shows_ucs2(&text);
+        let whole = if part == 1 {
+            vec![(ucs2_text.encode_utf16().count() * 2).to_string()]
+        } else {
+            vec![]
+        };
+        add(
+            ok,
+            Pdu::SubmitSm(sm),
+            Box::new(move |c| {
+                let c = c
+                    .is("smpp.esm.submit.features", "0x01")
+                    .is("smpp.data_coding", "0x08")
+                    .is("gsm_sms.udh.mm.msg_id", 0xBEEF)
                     .is("gsm_sms.udh.mm.msg_parts", 2)
                     .is("gsm_sms.udh.mm.msg_part", part + 1)
                     .is("smpp.message_text", text);
