@@ -1,8 +1,9 @@
 //! Cross-check against Wireshark's SMPP dissector: one of every SMPP 3.4 PDU, built with
 //! realistic values and encoded by our encoder, is written into a pcap (Ethernet / IPv4 / TCP,
 //! 40000 -> 2775, one PDU per segment) and read back with `tshark`. Every packet must dissect
-//! as SMPP with the command id, sequence number and length we sent, with no malformed-packet
-//! or error-severity expert item, and the key fields must decode to the values we put in.
+//! as SMPP with the command id, status, sequence number and length we sent, with no
+//! malformed-packet mark and no expert item of warning or error severity, and the key fields
+//! must decode to the values we put in. Set `KORI_WIRESHARK_PCAP=/path.pcap` to keep the capture.
 //!
 //! `tshark` is not a build dependency: without it on PATH the test prints why and passes,
 //! unless `CI` is set (CI installs tshark, see `.ci/run`), where a missing tshark fails it.
