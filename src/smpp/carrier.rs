@@ -35,6 +35,7 @@ pub(crate) struct Job {
     /// Whether the router has another carrier for it.
     pub(crate) may_fail_over: bool,
     reply: oneshot::Sender<Result<MessageOutcome, SendError>>,
+    carrier: CarrierName,
     _admitted: OwnedSemaphorePermit,
 }
 
@@ -67,12 +68,12 @@ impl Job {
     }
 
     /// Answers the caller with the outcome so far; segments never sent are `NotSent`.
-    pub(crate) fn finish(mut self, carrier: &CarrierName) {
+    pub(crate) fn finish(mut self) {
         while self.outcomes.len() < self.segments.len() {
             self.outcomes.push(SegmentOutcome::NotSent);
         }
         let outcome = MessageOutcome {
-            carrier: carrier.clone(),
+            carrier: self.carrier,
             segments: self.outcomes,
             attempts: self.attempts,
         };
@@ -80,16 +81,26 @@ impl Job {
         let _ = self.reply.send(Ok(outcome));
     }
 
-    /// Answers the caller that the message was not sent at all.
-    pub(crate) fn unsent(self, reason: &str) {
-        let _ = self.reply.send(Err(SendError::Unsent {
-            reason: reason.to_owned(),
-        }));
+    /// Gives up on the message without sending more of it. When nothing of it reached the
+    /// SMSC the caller hears [`SendError::Unsent`] (it can be sent again, elsewhere or later);
+    /// otherwise the outcome so far, with a segment awaiting its resend as fate unknown.
+    pub(crate) fn abandon(mut self, reason: &str) {
+        if self.untouched() {
+            let _ = self.reply.send(Err(SendError::Unsent {
+                reason: reason.to_owned(),
+            }));
+            return;
+        }
+        if self.resends > 0 {
+            self.outcomes.push(SegmentOutcome::FateUnknown);
+        }
+        self.finish();
     }
 
-    /// True when nothing of it has been sent yet.
+    /// True when no segment has been accepted and none is of unknown fate: the SMSC has
+    /// nothing of this message (a throttled attempt was refused, so it does not count).
     pub(crate) fn untouched(&self) -> bool {
-        self.attempts == 0
+        self.outcomes.is_empty() && self.resends == 0
     }
 }
 
@@ -246,10 +257,11 @@ impl Carrier {
             resends: 0,
             may_fail_over,
             reply,
+            carrier: self.name().clone(),
             _admitted: permit,
         };
         if job.segments.is_empty() {
-            job.finish(self.name());
+            job.finish();
         } else if self.shared.jobs_tx.send(job).await.is_err() {
             return Err(SendError::Unsent {
                 reason: format!("carrier {} is stopping", self.name()),

@@ -321,8 +321,8 @@ pub enum Event {
     Receipt {
         /// The carrier it came from.
         carrier: CarrierName,
-        /// The receipt.
-        receipt: Receipt,
+        /// The receipt (boxed: it is much larger than the other events).
+        receipt: Box<Receipt>,
     },
     /// A message from a handset.
     Mo(MoMessage),

@@ -157,7 +157,7 @@ impl Session {
     fn requeue_ready(&mut self) {
         for job in self.ready.drain(..) {
             if let Err(e) = self.shared.jobs_tx.try_send(job) {
-                e.into_inner().unsent("carrier stopping");
+                e.into_inner().abandon("carrier stopping");
             }
         }
     }
@@ -171,9 +171,9 @@ impl Session {
                 break;
             };
             if job.may_fail_over && job.untouched() {
-                job.unsent("every bind of the carrier has been down longer than failover_after");
+                job.abandon("every bind of the carrier has been down longer than failover_after");
             } else if let Err(e) = self.shared.jobs_tx.try_send(job) {
-                e.into_inner().unsent("carrier stopping");
+                e.into_inner().abandon("carrier stopping");
             }
         }
     }
@@ -182,10 +182,10 @@ impl Session {
     fn stop_queue(&mut self) {
         self.shared.jobs_tx.close();
         for job in self.ready.drain(..) {
-            job.unsent("Kori is stopping");
+            job.abandon("Kori is stopping");
         }
         while let Ok(job) = self.shared.jobs_rx.try_recv() {
-            job.unsent("Kori is stopping");
+            job.abandon("Kori is stopping");
         }
     }
 
@@ -198,11 +198,11 @@ impl Session {
             if here {
                 self.ready.push_front(job);
             } else if let Err(e) = self.shared.jobs_tx.try_send(job) {
-                e.into_inner().unsent("carrier stopping");
+                e.into_inner().abandon("carrier stopping");
             }
         } else {
             job.record(SegmentOutcome::FateUnknown);
-            job.finish(self.carrier());
+            job.finish();
         }
     }
 }
@@ -224,6 +224,8 @@ struct Connected<'s> {
     /// Set once Kori is stopping: until when in-flight responses are awaited.
     stopping_until: Option<Instant>,
     unbind_sent: bool,
+    /// An enquire_link is in the window.
+    enquire_link_pending: bool,
 }
 
 impl<'s> Connected<'s> {
@@ -251,6 +253,7 @@ impl<'s> Connected<'s> {
             wake_at: None,
             stopping_until: None,
             unbind_sent: false,
+            enquire_link_pending: false,
         }
     }
 
@@ -270,7 +273,7 @@ impl<'s> Connected<'s> {
                 if matches!(end, End::Shutdown) {
                     let mut job = job;
                     job.record(SegmentOutcome::FateUnknown);
-                    job.finish(self.session.carrier());
+                    job.finish();
                 } else {
                     self.session.fate_unknown(job, false);
                 }
@@ -316,7 +319,12 @@ impl<'s> Connected<'s> {
                     }
                 }
                 job = shared.jobs_rx.recv(), if can_take => {
-                    if let Ok(job) = job {
+                    let Ok(job) = job else {
+                        // The queue was closed: the carrier is stopping.
+                        self.begin_shutdown();
+                        continue;
+                    };
+                    {
                         self.session.ready.push_back(job);
                         // Take what else is waiting, up to the window, in the same turn.
                         while self.submits_in_flight + self.session.ready.len() < window_cap {
@@ -366,7 +374,7 @@ impl<'s> Connected<'s> {
                 break;
             };
             let Some(sm) = job.take_segment() else {
-                job.finish(self.session.carrier());
+                job.finish();
                 continue;
             };
             let seq = self.sequence.next();
@@ -400,6 +408,10 @@ impl<'s> Connected<'s> {
     }
 
     async fn send_enquire_link(&mut self) -> Result<(), SessionError> {
+        if self.enquire_link_pending {
+            return Ok(());
+        }
+        self.enquire_link_pending = true;
         let seq = self.sequence.next();
         let timeout = self.config().response_timeout;
         self.window.insert(seq, Pending::EnquireLink, timeout);
@@ -410,7 +422,7 @@ impl<'s> Connected<'s> {
         debug!(carrier = %self.session.carrier(), bind = self.session.bind, "stopping: waiting for in-flight responses");
         self.stopping_until = Some(Instant::now() + self.config().response_timeout);
         for job in self.session.ready.drain(..) {
-            job.unsent("Kori is stopping");
+            job.abandon("Kori is stopping");
         }
     }
 
@@ -530,7 +542,7 @@ impl<'s> Connected<'s> {
                 let message_id = resp.map(|r| r.message_id.to_string()).unwrap_or_default();
                 let key = dlr::submit_key(&message_id, session.shared.config.dlr_id);
                 if job.record(SegmentOutcome::Accepted { message_id, key }) {
-                    job.finish(&session.shared.config.name);
+                    job.finish();
                 } else {
                     // The next segment of the same message goes next, on this bind.
                     session.ready.push_front(job);
@@ -546,7 +558,7 @@ impl<'s> Connected<'s> {
             status => {
                 info!(carrier = %session.shared.config.name, %status, "submit rejected");
                 job.record(SegmentOutcome::Rejected { status });
-                job.finish(&session.shared.config.name);
+                job.finish();
             }
         }
     }
@@ -566,7 +578,7 @@ impl<'s> Connected<'s> {
             match Receipt::from_deliver_sm(sm) {
                 Ok(receipt) => permit.send(Event::Receipt {
                     carrier: carrier.clone(),
-                    receipt,
+                    receipt: Box::new(receipt),
                 }),
                 Err(e) => {
                     warn!(%carrier, error = %e, "unreadable delivery receipt; accepted and dropped")
