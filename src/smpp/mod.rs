@@ -335,6 +335,16 @@ pub enum Event {
         /// What it is bound as.
         kind: BindKind,
     },
+    /// A bind could not be made (connect failed, bind refused or unanswered); it is tried
+    /// again after a backoff. `reason` names the fix (a wrong password says so).
+    BindFailed {
+        /// The carrier.
+        carrier: CarrierName,
+        /// Which bind (0-based).
+        bind: usize,
+        /// Why, for the log and the operator.
+        reason: String,
+    },
     /// A bind went down; it reconnects after a backoff unless Kori is stopping.
     BindDown {
         /// The carrier.

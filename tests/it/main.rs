@@ -3,3 +3,4 @@
 
 mod demo;
 mod interop_npm;
+mod session;
