@@ -12,3 +12,4 @@
 pub use kori_smpp as smpp_proto;
 
 pub mod app;
+pub mod sim;
