@@ -14,4 +14,5 @@ pub use kori_smpp as smpp_proto;
 pub mod app;
 pub mod config;
 pub mod dlr;
+pub mod sim;
 pub mod smpp;

@@ -4,3 +4,4 @@
 mod demo;
 mod interop_npm;
 mod session;
+mod sim;
