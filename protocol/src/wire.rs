@@ -7,7 +7,6 @@ use crate::error::BodyError;
 use crate::octets::COctetString;
 use bytes::Bytes;
 use nom::Parser;
-use nom::number::complete::{be_u8, be_u32};
 
 pub(crate) type PResult<'a, T> = nom::IResult<&'a [u8], T, BodyError>;
 
@@ -47,14 +46,22 @@ fn truncated(field: &'static str) -> nom::Err<BodyError> {
 pub(crate) fn u8_field<'a>(
     field: &'static str,
 ) -> impl Parser<&'a [u8], Output = u8, Error = BodyError> {
-    move |i: &'a [u8]| be_u8::<_, BodyError>(i).map_err(|_| truncated(field))
+    // A direct split rather than `nom::number::be_u8`, whose generic `Input` plumbing does not
+    // inline here and costs a call per field.
+    move |i: &'a [u8]| match i.split_first() {
+        Some((&v, rest)) => Ok((rest, v)),
+        None => Err(truncated(field)),
+    }
 }
 
 /// An `Integer` of four octets, big-endian.
 pub(crate) fn u32_field<'a>(
     field: &'static str,
 ) -> impl Parser<&'a [u8], Output = u32, Error = BodyError> {
-    move |i: &'a [u8]| be_u32::<_, BodyError>(i).map_err(|_| truncated(field))
+    move |i: &'a [u8]| match i.split_first_chunk::<4>() {
+        Some((v, rest)) => Ok((rest, u32::from_be_bytes(*v))),
+        None => Err(truncated(field)),
+    }
 }
 
 /// A C-Octet String of at most `N` octets plus its NUL.
