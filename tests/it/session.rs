@@ -695,3 +695,40 @@ async fn routes_by_longest_prefix_and_fails_over_when_a_carrier_stays_down() {
     tracker.close();
     guard("tasks", tracker.wait()).await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn transmitter_receiver_pairs_submit_on_one_bind_and_take_receipts_on_the_other() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let mut sim_events = sim.subscribe();
+    let mut kori = start(&sim, |c| c.bind = kori::smpp::BindMode::TransmitterReceiver).await;
+    let mut kinds = Vec::new();
+    while kinds.len() < 2 {
+        if let Some(kind) = guard(
+            "binds",
+            sim_events.wait_for(|e| match e {
+                SimEvent::Bound { kind, .. } => Some(*kind),
+                _ => None,
+            }),
+        )
+        .await
+        {
+            kinds.push(kind);
+        }
+    }
+    kinds.sort_by_key(|k| format!("{k:?}"));
+    assert_eq!(
+        kinds,
+        [
+            kori::sim::BindKind::Receiver,
+            kori::sim::BindKind::Transmitter
+        ]
+    );
+    let status = kori.carrier.status();
+    assert_eq!((status.submit_binds_up, status.receive_binds_up), (1, 1));
+    let m = kori.message("+358401234567", "over a pair", 0);
+    let outcome = kori.carrier.send(m, false).await.unwrap();
+    let keys = accepted_keys(&[Ok(outcome)]);
+    let receipt = kori.receipts(1).await.remove(0);
+    assert!(receipt_keys(&receipt).any(|k| keys.contains_key(&k)));
+    kori.stop().await;
+}
