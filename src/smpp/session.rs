@@ -130,7 +130,12 @@ impl Session {
                     }
                 }
                 Err(e) => {
-                    warn!(carrier = %self.carrier(), bind = self.bind, error = %e, "bind failed")
+                    warn!(carrier = %self.carrier(), bind = self.bind, error = %e, "bind failed");
+                    self.emit_status(Event::BindFailed {
+                        carrier: self.carrier().clone(),
+                        bind: self.bind,
+                        reason: e.to_string(),
+                    });
                 }
             }
             // Jobs this bind took go back to the queue for the other binds.

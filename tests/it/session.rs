@@ -482,7 +482,7 @@ async fn refused_bind_is_retried_with_growing_backoff() {
     .await
     .unwrap();
     let mut sim_events = sim.subscribe();
-    let (tx, _events) = mpsc::channel(16);
+    let (tx, mut events) = mpsc::channel(16);
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
     let carrier = Carrier::start(carrier_config(&sim, "sim"), tx, &cancel, &tracker);
@@ -505,6 +505,15 @@ async fn refused_bind_is_retried_with_growing_backoff() {
         );
     }
     assert_eq!(carrier.status().submit_binds_up, 0);
+    match guard("the refusal to be reported", events.recv()).await {
+        Some(Event::BindFailed { reason, .. }) => {
+            assert!(
+                reason.contains("ESME_RINVPASWD") && reason.contains("check password_file"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected BindFailed, got {other:?}"),
+    }
     sim.set_faults(Faults::default());
     guard("bind after the fix", carrier.wait_up()).await;
     cancel.cancel();
