@@ -14,5 +14,6 @@ pub use kori_smpp as smpp_proto;
 pub mod app;
 pub mod config;
 pub mod dlr;
+pub mod outbox;
 pub mod sim;
 pub mod smpp;

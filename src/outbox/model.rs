@@ -1,0 +1,248 @@
+//! The outbox's records: a message, its parts, their states, and the ids that name them.
+//!
+//! Owns the shape of what is stored and shown (through `store` and the HTTP API). Must not
+//! touch: storage or the network. Used by the state machine, the store, the dispatcher and
+//! the HTTP routes.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Kori's id of a message: 128 bits, time-ordered (a ULID), written as 26 Crockford base32
+/// characters (`01JDQ3…`) in the API, logs and CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct MessageId(pub u128);
+
+impl MessageId {
+    /// A new id for now.
+    pub fn generate() -> Self {
+        Self(ulid::Ulid::new().0)
+    }
+
+    /// The id as 16 big-endian octets: store keys sort by creation time.
+    pub fn to_bytes(self) -> [u8; 16] {
+        self.0.to_be_bytes()
+    }
+
+    /// The id from [`MessageId::to_bytes`].
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(u128::from_be_bytes(bytes))
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", ulid::Ulid(self.0))
+    }
+}
+
+/// A text that is not a message id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a message id: expected 26 Crockford base32 characters")]
+pub struct BadMessageId;
+
+impl FromStr for MessageId {
+    type Err = BadMessageId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ulid::Ulid::from_string(s)
+            .map(|u| Self(u.0))
+            .map_err(|_| BadMessageId)
+    }
+}
+
+/// Milliseconds since the Unix epoch (UTC): the outbox's calendar time.
+pub type UnixMillis = i64;
+
+/// Where a message is (design.md "Messages (outbox)").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageState {
+    /// Accepted and on disk, waiting for its turn (or for a retry).
+    Queued,
+    /// Handed to a carrier; no answer yet for every segment.
+    Submitting,
+    /// Every segment accepted by the carrier; waiting for receipts.
+    Submitted,
+    /// Every segment delivered to the handset.
+    Delivered,
+    /// A segment could not be delivered.
+    Undeliverable,
+    /// The carrier gave up on it, or its validity ran out before it could be sent.
+    Expired,
+    /// The carrier refused it with a permanent error.
+    Rejected,
+    /// Kori gave up: the retry budget or the validity ran out without a submit accepted.
+    Failed,
+    /// Submitted but its fate is unknown: no receipt within `receipt_timeout`, or a submit
+    /// without an answer under at-most-once.
+    Unknown,
+    /// Cancelled while still queued.
+    Cancelled,
+}
+
+impl MessageState {
+    /// True for the states a message never leaves.
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, Self::Queued | Self::Submitting | Self::Submitted)
+    }
+
+    /// The name used in the API and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Submitting => "submitting",
+            Self::Submitted => "submitted",
+            Self::Delivered => "delivered",
+            Self::Undeliverable => "undeliverable",
+            Self::Expired => "expired",
+            Self::Rejected => "rejected",
+            Self::Failed => "failed",
+            Self::Unknown => "unknown",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Every state, for metrics and tests.
+    pub const ALL: [MessageState; 10] = [
+        Self::Queued,
+        Self::Submitting,
+        Self::Submitted,
+        Self::Delivered,
+        Self::Undeliverable,
+        Self::Expired,
+        Self::Rejected,
+        Self::Failed,
+        Self::Unknown,
+        Self::Cancelled,
+    ];
+}
+
+impl fmt::Display for MessageState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where one segment is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartState {
+    /// Not yet accepted by a carrier.
+    Pending,
+    /// Accepted; waiting for its receipt.
+    Submitted,
+    /// Delivered.
+    Delivered,
+    /// Not deliverable (UNDELIV, REJECTD, DELETED in the receipt).
+    Undeliverable,
+    /// Expired at the carrier.
+    Expired,
+    /// The receipt said UNKNOWN.
+    Unknown,
+}
+
+impl PartState {
+    /// True once a receipt settled it.
+    pub fn is_final(self) -> bool {
+        !matches!(self, Self::Pending | Self::Submitted)
+    }
+}
+
+/// One segment of a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    /// Its state.
+    pub state: PartState,
+    /// The carrier's id for it, from `submit_sm_resp`.
+    pub carrier_message_id: Option<String>,
+    /// The error code of its receipt (`err:` or the network error), when not delivered.
+    pub error_code: Option<String>,
+}
+
+impl Part {
+    /// A part not yet sent.
+    pub fn pending() -> Self {
+        Self {
+            state: PartState::Pending,
+            carrier_message_id: None,
+            error_code: None,
+        }
+    }
+}
+
+/// Why a message ended badly, for the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageError {
+    /// A stable slug (`submit-rejected`, `validity-expired`, `receipt-timeout`, …).
+    pub code: String,
+    /// Human-readable detail (the SMPP status, the receipt's `stat:` …).
+    pub detail: String,
+}
+
+/// The text encoding of a message, as stored and shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TextEncoding {
+    /// GSM 03.38 7-bit.
+    Gsm7,
+    /// ISO-8859-1.
+    Latin1,
+    /// UCS-2 / UTF-16BE.
+    Ucs2,
+}
+
+/// A message in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Kori's id.
+    pub id: MessageId,
+    /// The token (shop or admin) that sent it.
+    pub owner: String,
+    /// Destination, E.164 with `+`.
+    pub to: String,
+    /// Sender: alphanumeric, short code or number.
+    pub from: String,
+    /// The text (erased on GDPR request).
+    pub text: String,
+    /// How the text is encoded.
+    pub encoding: TextEncoding,
+    /// The carrier asked for, if any.
+    pub carrier: Option<String>,
+    /// The carrier that took it.
+    pub routed_to: Option<String>,
+    /// Its state.
+    pub state: MessageState,
+    /// One per segment.
+    pub parts: Vec<Part>,
+    /// Times it was handed to a carrier.
+    pub attempts: u32,
+    /// Whether a delivery receipt is requested.
+    pub receipt: bool,
+    /// Where to POST state changes.
+    pub callback_url: Option<String>,
+    /// The caller's own reference, echoed in callbacks.
+    pub reference: Option<String>,
+    /// 0 (normal) to 3 (highest).
+    pub priority: u8,
+    /// When it was accepted.
+    pub created_at: UnixMillis,
+    /// Not to be sent before this time.
+    pub send_at: Option<UnixMillis>,
+    /// Not to be sent (or retried) after this time; also sent to the SMSC as validity_period.
+    pub valid_until: UnixMillis,
+    /// When it is next due to be handed to a carrier (while queued).
+    pub due_at: UnixMillis,
+    /// When every segment was accepted.
+    pub submitted_at: Option<UnixMillis>,
+    /// When it reached its terminal state.
+    pub done_at: Option<UnixMillis>,
+    /// Why it ended badly.
+    pub error: Option<MessageError>,
+}
+
+impl Message {
+    /// Number of segments.
+    pub fn segments(&self) -> usize {
+        self.parts.len()
+    }
+}
