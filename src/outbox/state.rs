@@ -131,9 +131,11 @@ pub fn apply(
             Submitting,
             Event::SubmitOk {
                 carrier_message_ids,
+                keys,
             },
         ) => {
-            if carrier_message_ids.len() != message.parts.len() {
+            if carrier_message_ids.len() != message.parts.len() || keys.len() != message.parts.len()
+            {
                 return Err(illegal());
             }
             for (part, id) in next.parts.iter_mut().zip(carrier_message_ids) {
