@@ -262,6 +262,7 @@ mod tests {
             },
             Event::SubmitOk {
                 carrier_message_ids: vec!["1".into(), "2".into()],
+                keys: vec!["1".into(), "2".into()],
             },
             Event::Transient {
                 retry_at: 5,
@@ -394,7 +395,8 @@ mod tests {
             apply(
                 &m,
                 &Event::SubmitOk {
-                    carrier_message_ids: vec!["1".into()]
+                    carrier_message_ids: vec!["1".into()],
+                    keys: vec!["1".into()],
                 },
                 0
             )
