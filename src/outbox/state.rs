@@ -5,7 +5,7 @@
 //! storage (the store calls [`apply`] inside its transaction), the network. A terminal state
 //! has no outgoing edge: a late receipt cannot rewrite history.
 
-use super::model::{Message, MessageError, MessageState, PartState, UnixMillis};
+use super::model::{Message, MessageError, MessageState, Part, PartState, UnixMillis};
 
 /// Something that happened to a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,14 +134,19 @@ pub fn apply(
                 keys,
             },
         ) => {
-            if carrier_message_ids.len() != message.parts.len() || keys.len() != message.parts.len()
-            {
+            if carrier_message_ids.is_empty() || keys.len() != carrier_message_ids.len() {
                 return Err(illegal());
             }
-            for (part, id) in next.parts.iter_mut().zip(carrier_message_ids) {
-                part.state = PartState::Submitted;
-                part.carrier_message_id = Some(id.clone());
-            }
+            // The carrier's split decides the final number of segments (its `split` setting
+            // may differ from the count quoted at intake).
+            next.parts = carrier_message_ids
+                .iter()
+                .map(|id| Part {
+                    state: PartState::Submitted,
+                    carrier_message_id: Some(id.clone()),
+                    error_code: None,
+                })
+                .collect();
             next.state = Submitted;
             next.submitted_at = Some(now);
             if !message.receipt {
@@ -389,18 +394,17 @@ mod tests {
     }
 
     #[test]
-    fn submit_ok_must_name_every_part() {
+    fn submit_ok_takes_the_carriers_segment_count_and_needs_a_key_per_id() {
         let m = message(MessageState::Submitting, 2);
-        assert!(
-            apply(
-                &m,
-                &Event::SubmitOk {
-                    carrier_message_ids: vec!["1".into()],
-                    keys: vec!["1".into()],
-                },
-                0
-            )
-            .is_err()
-        );
+        let three = Event::SubmitOk {
+            carrier_message_ids: vec!["1".into(), "2".into(), "3".into()],
+            keys: vec!["1".into(), "2".into(), "3".into()],
+        };
+        assert_eq!(apply(&m, &three, 0).unwrap().parts.len(), 3);
+        let keyless = Event::SubmitOk {
+            carrier_message_ids: vec!["1".into()],
+            keys: vec![],
+        };
+        assert!(apply(&m, &keyless, 0).is_err());
     }
 }
