@@ -1,0 +1,513 @@
+//! The dispatcher: moves messages through their life. It takes due messages from the store,
+//! hands them to a carrier through the router, records each outcome, matches receipts to
+//! their segments, times out missing receipts, expires what outlived its validity, and on
+//! start picks up where the last run stopped.
+//!
+//! Owns retries (backoff and budget), the fate-unknown policy at restart, and receipts that
+//! arrive before their submit is recorded (parked briefly). Must not touch: sled (it calls
+//! `store`), HTTP. Started by `app` (and the demo and tests) through [`Outbox::start`].
+
+use super::model::{Message, MessageId, MessageState, PartState, TextEncoding, UnixMillis};
+use super::state::Event;
+use crate::clock::Clock;
+use crate::dlr;
+use crate::smpp::{self, CarrierConfig, Delivery, MessageOutcome, OutMessage, Router, SegmentOutcome, SendError};
+use crate::store::{Store, StoreError, Transition};
+use kori_smpp::receipt::{MessageState as ReceiptState, Receipt};
+use kori_smpp::text::EncodingChoice;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+/// Messages taken from the store per look.
+const DUE_BATCH: usize = 1_024;
+/// Messages in the hands of carriers at once (each holds one task until its outcome).
+const IN_FLIGHT: usize = 16_384;
+/// How long a receipt that matches no submit yet is kept for its submit to be recorded.
+const PARK_FOR: Duration = Duration::from_secs(120);
+/// Most receipts parked at once; the oldest go first.
+const PARK_MAX: usize = 100_000;
+/// How often missing receipts and outlived validity are checked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// How the outbox treats messages.
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    /// First retry delay after a transient failure; doubles per attempt.
+    pub retry_initial: Duration,
+    /// Largest retry delay.
+    pub retry_max: Duration,
+    /// Attempts (hand-overs to a carrier) before giving up.
+    pub max_attempts: u32,
+    /// How long a submitted message waits for its receipts, per carrier name; `default` else.
+    pub receipt_timeout: HashMap<String, Duration>,
+    /// Receipt timeout for carriers not named above (design default 48 h).
+    pub default_receipt_timeout: Duration,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            retry_initial: Duration::from_secs(1),
+            retry_max: Duration::from_secs(300),
+            max_attempts: 20,
+            receipt_timeout: HashMap::new(),
+            default_receipt_timeout: Duration::from_secs(48 * 3600),
+        }
+    }
+}
+
+struct Shared {
+    store: Store,
+    router: Router,
+    config: OutboxConfig,
+    clock: Clock,
+    wake: Notify,
+    in_flight: Arc<Semaphore>,
+    parked: Mutex<Parked>,
+}
+
+/// Receipts whose submit is not recorded yet, by (carrier, key).
+#[derive(Default)]
+struct Parked {
+    receipts: HashMap<(String, String), (Box<Receipt>, UnixMillis)>,
+}
+
+/// A handle on the running outbox.
+#[derive(Clone)]
+pub struct Outbox {
+    shared: Arc<Shared>,
+}
+
+impl Outbox {
+    /// Recovers from the last run, then starts the dispatcher, the receipt reader and the
+    /// sweeper on `tracker`, until `cancel`.
+    pub async fn start(
+        store: Store,
+        router: Router,
+        events: mpsc::Receiver<smpp::Event>,
+        config: OutboxConfig,
+        clock: Clock,
+        cancel: &CancellationToken,
+        tracker: &TaskTracker,
+    ) -> Result<Outbox, StoreError> {
+        let shared = Arc::new(Shared {
+            store,
+            router,
+            config,
+            clock,
+            wake: Notify::new(),
+            in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
+            parked: Mutex::new(Parked::default()),
+        });
+        recover(&shared).await?;
+        tracker.spawn(dispatch_loop(shared.clone(), cancel.clone(), tracker.clone()));
+        tracker.spawn(receipt_loop(shared.clone(), events, cancel.clone()));
+        tracker.spawn(sweep_loop(shared.clone(), cancel.clone()));
+        Ok(Outbox { shared })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// The router.
+    pub fn router(&self) -> &Router {
+        &self.shared.router
+    }
+
+    /// The calendar clock.
+    pub fn clock(&self) -> Clock {
+        self.shared.clock
+    }
+
+    /// Tells the dispatcher that new messages are due (after an accept).
+    pub fn wake(&self) {
+        self.shared.wake.notify_one();
+    }
+
+    /// Cancels a queued message; `Ok(None)` when there is no such message.
+    pub async fn cancel(&self, id: MessageId) -> Result<Transition, StoreError> {
+        self.shared.store.transition(id, Event::Cancel, self.shared.clock.now()).await
+    }
+}
+
+/// At start: a message found `submitting` was handed to a carrier when Kori stopped, so its
+/// fate is unknown. At-least-once carriers get it again; at-most-once ones mark it unknown.
+async fn recover(shared: &Shared) -> Result<(), StoreError> {
+    let now = shared.clock.now();
+    let mut recovered = 0usize;
+    loop {
+        let stuck = shared.store.in_state(MessageState::Submitting, DUE_BATCH)?;
+        if stuck.is_empty() {
+            break;
+        }
+        let mut batch = Vec::with_capacity(stuck.len());
+        for message in stuck {
+            let policy = message
+                .routed_to
+                .as_deref()
+                .and_then(|name| shared.router.carrier(name))
+                .map_or(Delivery::AtLeastOnce, |c| c.config().delivery);
+            let event = match policy {
+                Delivery::AtLeastOnce => Event::Transient { retry_at: now, reason: "restart: fate unknown, sending again".to_owned() },
+                Delivery::AtMostOnce => Event::FateUnknown,
+            };
+            batch.push((message.id, event));
+        }
+        recovered += batch.len();
+        shared.store.transition_many(batch, now).await?;
+    }
+    if recovered > 0 {
+        info!(recovered, "picked up messages that were being submitted when Kori stopped");
+    }
+    Ok(())
+}
+
+async fn dispatch_loop(shared: Arc<Shared>, cancel: CancellationToken, tracker: TaskTracker) {
+    loop {
+        if cancel.is_cancelled() {
+            return;
+        }
+        let now = shared.clock.now();
+        let due = match shared.store.due(now, DUE_BATCH) {
+            Ok(due) => due,
+            Err(e) => {
+                warn!(error = %e, "cannot read due messages; trying again shortly");
+                Vec::new()
+            }
+        };
+        if due.is_empty() {
+            let next = shared.store.next_due_at().ok().flatten();
+            let sleep_until = next.map_or_else(
+                || tokio::time::Instant::now() + Duration::from_secs(3600),
+                |at| shared.clock.instant_at(at),
+            );
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => return,
+                () = shared.wake.notified() => {}
+                () = tokio::time::sleep_until(sleep_until) => {}
+            }
+            continue;
+        }
+        for id in due {
+            let permit = tokio::select! {
+                biased;
+                () = cancel.cancelled() => return,
+                permit = shared.in_flight.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => return,
+                },
+            };
+            let Some(message) = take(&shared, id).await else { continue };
+            let shared = shared.clone();
+            tracker.spawn(async move {
+                submit(&shared, message).await;
+                drop(permit);
+            });
+        }
+    }
+}
+
+/// Moves a due message to `submitting` (or expires / gives it up); the message to hand over.
+async fn take(shared: &Shared, id: MessageId) -> Option<Message> {
+    let now = shared.clock.now();
+    let Ok(Some(message)) = shared.store.get(id) else { return None };
+    let event = if now >= message.valid_until {
+        Event::Expire
+    } else if message.attempts >= shared.config.max_attempts {
+        Event::GiveUp { reason: format!("{} attempts without a submit accepted", message.attempts) }
+    } else {
+        let Some(carrier) = route(shared, &message) else {
+            let _ = shared
+                .store
+                .transition(id, Event::GiveUp { reason: "no carrier route matches the destination".to_owned() }, now)
+                .await;
+            return None;
+        };
+        Event::Dispatched { carrier }
+    };
+    let dispatched = matches!(event, Event::Dispatched { .. });
+    match shared.store.transition(id, event, now).await {
+        Ok(Transition::Applied { message, .. }) if dispatched => Some(message),
+        Ok(_) => None,
+        Err(e) => {
+            warn!(%id, error = %e, "cannot record the hand-over; it stays queued");
+            None
+        }
+    }
+}
+
+/// The carrier a message goes to: the one it asked for, else the router's first candidate.
+fn route(shared: &Shared, message: &Message) -> Option<String> {
+    if let Some(name) = &message.carrier {
+        return shared.router.carrier(name).map(|c| c.name().to_string());
+    }
+    let candidates = shared.router.candidates(&message.to);
+    candidates
+        .iter()
+        .map(|r| &shared.router.carriers()[r.carrier])
+        .find(|c| c.is_available())
+        .or_else(|| candidates.first().map(|r| &shared.router.carriers()[r.carrier]))
+        .map(|c| c.name().to_string())
+}
+
+async fn submit(shared: &Shared, message: Message) {
+    let now = shared.clock.now();
+    let id = message.id;
+    let Some(carrier) = message.routed_to.as_deref().and_then(|name| shared.router.carrier(name)) else {
+        record(shared, id, Event::GiveUp { reason: "carrier no longer configured".to_owned() }).await;
+        return;
+    };
+    let out = match build(carrier.config(), &message, now) {
+        Ok(out) => out,
+        Err(e) => {
+            record(shared, id, Event::GiveUp { reason: format!("cannot build the submit: {e}") }).await;
+            return;
+        }
+    };
+    let outcome = if message.carrier.is_some() {
+        carrier.send(out, false).await
+    } else {
+        shared.router.send(&message.to, out).await
+    };
+    let event = match outcome {
+        Ok(outcome) => outcome_event(shared, &message, &outcome),
+        Err(SendError::Unsent { reason }) => Some(retry(shared, &message, reason)),
+        Err(SendError::NoRoute { .. }) => Some(Event::GiveUp { reason: "no carrier route matches the destination".to_owned() }),
+    };
+    let Some(event) = event else { return };
+    let keys = match &event {
+        Event::SubmitOk { keys, .. } => keys.clone(),
+        _ => Vec::new(),
+    };
+    record(shared, id, event).await;
+    if !keys.is_empty() {
+        let carrier = message.routed_to.clone().unwrap_or_default();
+        unpark(shared, &carrier, &keys).await;
+    }
+}
+
+/// The event a carrier's outcome means for the message (`None`: leave it `submitting`, for
+/// the next start to resolve).
+fn outcome_event(shared: &Shared, message: &Message, outcome: &MessageOutcome) -> Option<Event> {
+    let mut ids = Vec::with_capacity(outcome.segments.len());
+    let mut keys = Vec::with_capacity(outcome.segments.len());
+    for segment in &outcome.segments {
+        match segment {
+            SegmentOutcome::Accepted { message_id, key } => {
+                ids.push(message_id.clone());
+                keys.push(key.to_string());
+            }
+            SegmentOutcome::Rejected { status } => return Some(Event::Rejected { status: status.to_string() }),
+            SegmentOutcome::FateUnknown => return Some(Event::FateUnknown),
+            SegmentOutcome::NotSent if ids.is_empty() => {
+                return Some(retry(shared, message, "not sent".to_owned()));
+            }
+            // Part of it reached the SMSC and Kori is stopping: the next start decides.
+            SegmentOutcome::NotSent => return None,
+        }
+    }
+    Some(Event::SubmitOk { carrier_message_ids: ids, keys })
+}
+
+/// A retry after a transient failure, or giving up once the validity would run out first.
+fn retry(shared: &Shared, message: &Message, reason: String) -> Event {
+    let now = shared.clock.now();
+    let step = shared.config.retry_initial.saturating_mul(1 << message.attempts.min(20).saturating_sub(1));
+    let delay = step.min(shared.config.retry_max);
+    let retry_at = now + Clock::span(delay);
+    if retry_at >= message.valid_until {
+        Event::GiveUp { reason: format!("{reason}; the validity runs out before the next try") }
+    } else {
+        debug!(id = %message.id, %reason, ?delay, "will try again");
+        Event::Transient { retry_at, reason }
+    }
+}
+
+async fn record(shared: &Shared, id: MessageId, event: Event) {
+    let name = event.name();
+    match shared.store.transition(id, event, shared.clock.now()).await {
+        Ok(Transition::Applied { .. }) => {}
+        Ok(Transition::Illegal(e)) => debug!(%id, error = %e, "event does not apply"),
+        Ok(Transition::NotFound) => warn!(%id, event = name, "message not found"),
+        Err(e) => warn!(%id, event = name, error = %e, "cannot record the outcome; the next start resolves it"),
+    }
+}
+
+/// The `submit_sm`s for a message on `carrier`, with the time left of its validity as a
+/// relative `validity_period` (SMPP 3.4 §7.1.2), so an SMSC backlog cannot deliver it late.
+fn build(carrier: &CarrierConfig, message: &Message, now: UnixMillis) -> Result<OutMessage, smpp::BuildError> {
+    let encoding = match message.encoding {
+        TextEncoding::Gsm7 => EncodingChoice::Gsm7,
+        TextEncoding::Latin1 => EncodingChoice::Latin1,
+        TextEncoding::Ucs2 => EncodingChoice::Ucs2,
+    };
+    let reference = (message.id.0 & 0xFFFF) as u16;
+    let mut out = OutMessage::from_text(carrier, &message.from, &message.to, &message.text, Some(encoding), reference)?;
+    let validity = relative_validity(message.valid_until - now);
+    for sm in &mut out.segments {
+        sm.validity_period = validity;
+        if !message.receipt {
+            sm.registered_delivery = kori_smpp::RegisteredDelivery::NONE;
+        }
+        sm.priority_flag = message.priority.min(3);
+    }
+    Ok(out)
+}
+
+/// SMPP relative time "YYMMDDhhmmss000R" for a span (whole seconds; years and months unused).
+fn relative_validity(millis: UnixMillis) -> kori_smpp::SmppTime {
+    let secs = (millis.max(1_000) / 1_000).min(99 * 86_400);
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let text = format!("0000{days:02}{:02}{:02}{:02}000R", rest / 3_600, rest % 3_600 / 60, rest % 60);
+    kori_smpp::SmppTime::new(text.as_bytes()).unwrap_or_default()
+}
+
+async fn receipt_loop(shared: Arc<Shared>, mut events: mpsc::Receiver<smpp::Event>, cancel: CancellationToken) {
+    loop {
+        let event = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return,
+            event = events.recv() => match event {
+                Some(event) => event,
+                None => return,
+            },
+        };
+        match event {
+            smpp::Event::Receipt { carrier, receipt } => on_receipt(&shared, &carrier, receipt).await,
+            smpp::Event::Mo(mo) => debug!(carrier = %mo.carrier, parts = mo.parts, "MO message (handled by the recovery engine)"),
+            smpp::Event::BindUp { .. } | smpp::Event::BindDown { .. } | smpp::Event::BindFailed { .. } => {
+                // A bind came back: queued messages may go now.
+                shared.wake.notify_one();
+            }
+        }
+    }
+}
+
+/// What a receipt's state means for its segment (`None`: an intermediate report).
+fn part_state(state: ReceiptState) -> Option<PartState> {
+    match state {
+        ReceiptState::Delivered | ReceiptState::Accepted => Some(PartState::Delivered),
+        ReceiptState::Undeliverable | ReceiptState::Rejected | ReceiptState::Deleted => Some(PartState::Undeliverable),
+        ReceiptState::Expired => Some(PartState::Expired),
+        ReceiptState::Unknown => Some(PartState::Unknown),
+        ReceiptState::Enroute | ReceiptState::Other(_) => None,
+    }
+}
+
+async fn on_receipt(shared: &Shared, carrier: &str, receipt: Box<Receipt>) {
+    let Some(state) = part_state(receipt.state) else {
+        debug!(%carrier, state = %receipt.state, "intermediate receipt");
+        return;
+    };
+    for key in dlr::receipt_keys(&receipt) {
+        let key = key.to_string();
+        match shared.store.find_by_carrier_key(carrier, &key) {
+            Ok(Some((id, part))) => {
+                let error_code = receipt_error(&receipt);
+                record(shared, id, Event::Receipt { part, state, error_code }).await;
+                return;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                warn!(%carrier, error = %e, "cannot look the receipt up");
+                return;
+            }
+        }
+    }
+    // Its submit may not be recorded yet (the SMSC was quicker than our write): park it.
+    let now = shared.clock.now();
+    if let Ok(mut parked) = shared.parked.lock() {
+        let expired = now - Clock::span(PARK_FOR);
+        parked.receipts.retain(|_, (_, at)| *at > expired);
+        if parked.receipts.len() < PARK_MAX {
+            for key in dlr::receipt_keys(&receipt) {
+                parked.receipts.insert((carrier.to_owned(), key.to_string()), (receipt.clone(), now));
+            }
+        } else {
+            warn!(%carrier, "too many unmatched receipts; dropping one");
+        }
+    }
+}
+
+fn receipt_error(receipt: &Receipt) -> Option<String> {
+    use kori_smpp::receipt::DeliveryError;
+    match &receipt.error {
+        Some(DeliveryError::Network(code)) => Some(format!("{}:{}", code.network_type, code.error_code)),
+        Some(DeliveryError::Text(code)) if code.value() != Some(0) => Some(code.raw().to_owned()),
+        _ => None,
+    }
+}
+
+/// A submit was recorded: receipts parked for its keys can be applied now.
+async fn unpark(shared: &Shared, carrier: &str, keys: &[String]) {
+    let waiting: Vec<Box<Receipt>> = match shared.parked.lock() {
+        Ok(mut parked) if !parked.receipts.is_empty() => keys
+            .iter()
+            .filter_map(|k| parked.receipts.remove(&(carrier.to_owned(), k.clone())).map(|(r, _)| r))
+            .collect(),
+        _ => return,
+    };
+    for receipt in waiting {
+        on_receipt(shared, carrier, receipt).await;
+    }
+}
+
+async fn sweep_loop(shared: Arc<Shared>, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = shared.clock.now();
+        // Messages waiting for receipts longer than their carrier allows become `unknown`.
+        let shortest = shared
+            .config
+            .receipt_timeout
+            .values()
+            .copied()
+            .chain([shared.config.default_receipt_timeout])
+            .min()
+            .unwrap_or(shared.config.default_receipt_timeout);
+        let Ok(candidates) = shared.store.awaiting_receipts(now - Clock::span(shortest), DUE_BATCH) else { continue };
+        let mut timed_out = Vec::new();
+        for id in candidates {
+            let Ok(Some(message)) = shared.store.get(id) else { continue };
+            let limit = message
+                .routed_to
+                .as_deref()
+                .and_then(|c| shared.config.receipt_timeout.get(c).copied())
+                .unwrap_or(shared.config.default_receipt_timeout);
+            if message.submitted_at.is_some_and(|at| now - at >= Clock::span(limit)) {
+                timed_out.push((id, Event::ReceiptTimeout));
+            }
+        }
+        if !timed_out.is_empty() {
+            if let Err(e) = shared.store.transition_many(timed_out, now).await {
+                warn!(error = %e, "cannot record receipt timeouts");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validity_is_sent_as_relative_time() {
+        assert_eq!(relative_validity(2 * 3_600_000 + 61_000).to_string(), "000000020101000R");
+        assert_eq!(relative_validity(49 * 3_600_000).to_string(), "000002010000000R");
+        assert_eq!(relative_validity(0).to_string(), "000000000001000R", "at least one second");
+    }
+}
