@@ -270,14 +270,8 @@ impl Store {
 
     /// Queued messages due at or before `now`, earliest first, at most `limit`.
     pub fn due(&self, now: UnixMillis, limit: usize) -> Result<Vec<MessageId>, StoreError> {
-        self.shared
-            .trees
-            .due
-            .range(..layout::after_time(now))
-            .keys()
-            .take(limit)
-            .map(|k| Ok(layout::split_timed_id(tree::DUE, &k?)?.1))
-            .collect()
+        let due = &self.shared.trees.due;
+        ids_before(due, tree::DUE, &layout::after_time(now), limit)
     }
 
     /// When the earliest queued message is due.
@@ -313,14 +307,9 @@ impl Store {
         submitted_before: UnixMillis,
         limit: usize,
     ) -> Result<Vec<MessageId>, StoreError> {
-        self.shared
-            .trees
-            .receipt_wait
-            .range(..layout::time_key(submitted_before))
-            .keys()
-            .take(limit)
-            .map(|k| Ok(layout::split_timed_id(tree::RECEIPT_WAIT, &k?)?.1))
-            .collect()
+        let waiting = &self.shared.trees.receipt_wait;
+        let bound = layout::time_key(submitted_before);
+        ids_before(waiting, tree::RECEIPT_WAIT, &bound, limit)
     }
 
     /// Up to `limit` messages in `state`, oldest first. Scans every message: for recovery at
@@ -453,4 +442,19 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The ids of a time index (`due`, `receipt_wait`) with keys below `bound`, in time order.
+fn ids_before(
+    index: &sled::Tree,
+    name: &'static str,
+    bound: &[u8],
+    limit: usize,
+) -> Result<Vec<MessageId>, StoreError> {
+    index
+        .range(..bound)
+        .keys()
+        .take(limit)
+        .map(|k| Ok(layout::split_timed_id(name, &k?)?.1))
+        .collect()
 }

@@ -218,9 +218,22 @@ fn backup(trees: &Trees, to: &std::path::Path) -> Result<(), StoreError> {
             path: to.to_owned(),
         });
     }
+    let copied = sled::Config::new()
+        .path(to)
+        .open()
+        .and_then(|copy| copy_trees(trees, &copy));
+    if copied.is_err() {
+        // Leave no half copy that could later be mistaken for a backup.
+        if let Err(e) = std::fs::remove_dir_all(to) {
+            tracing::warn!(path = %to.display(), error = %e, "could not remove a failed backup");
+        }
+    }
+    Ok(copied?)
+}
+
+fn copy_trees(trees: &Trees, copy: &sled::Db) -> Result<(), sled::Error> {
     /// Entries per insert batch into the copy: bounded memory whatever the store's size.
     const CHUNK: usize = 10_000;
-    let copy = sled::Config::new().path(to).open()?;
     for name in tree::ALL {
         let from = trees
             .by_name(name)
