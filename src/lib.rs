@@ -18,3 +18,4 @@ pub mod dlr;
 pub mod outbox;
 pub mod sim;
 pub mod smpp;
+pub mod store;

@@ -1,0 +1,460 @@
+//! Owns the sled database: key layout, indexes, the writer. Nothing outside imports sled or
+//! builds keys. Called by outbox (and later recovery); opened and closed by app.
+//!
+//! # Writes: one writer, group commit
+//!
+//! Every write (`accept`, `transition_many`, callbacks, purges, backups) goes down a bounded
+//! channel to one writer task, which applies everything waiting in one `spawn_blocking` call,
+//! each request in its own sled transaction across the trees, then flushes once and answers.
+//! An `async` write returns only after the flush covering it: thousands of accepts share one
+//! fsync (`flushes()` counts them). Reads are plain functions straight on sled (fast, lock-free);
+//! the scans among them (`in_state`, `callbacks_due`) are for startup and background loops.
+//!
+//! sled may rerun a transaction closure, so the closures (`tx.rs`) only read and write through
+//! the transaction and return their results; nothing is announced before the flush.
+//!
+//! # Key layout (schema version 1)
+//!
+//! Integers are big-endian, so byte order is numeric order. A time is an `i64` of Unix
+//! milliseconds with its sign bit flipped, then big-endian (`T` below, 8 octets), so scans come
+//! out in time order. `ID` is a message id, 16 octets (a ULID: creation-time order).
+//! Values are records: one version octet (1), then postcard. postcard writes enum variants by
+//! index, so variants of stored enums (`MessageState`, `PartState`, …) are only ever appended.
+//!
+//! | tree | key | value |
+//! | --- | --- | --- |
+//! | `messages` | `ID` | message record: the `Message`, its receipt keys, its next callback seq |
+//! | `due` | `T(due_at) ID` | empty; present iff state is `queued` |
+//! | `receipt_wait` | `T(submitted_at) ID` | empty; present iff `submitted` and not done |
+//! | `carrier_keys` | carrier name, `0x00`, receipt key | `ID`, part index (u32); while the message is open |
+//! | `idempotency` | owner length (u16), owner, key | `IdempotencyRecord` |
+//! | `idempotency_age` | `T(created_at)` then the `idempotency` key | empty; for purging the oldest |
+//! | `callbacks` | `ID`, seq (u64) | `CallbackRecord`; pending only, removed when done |
+//! | `counters` | `state/<state>`, `open` | u64: messages per state; open messages (the backlog) |
+//! | `meta` | `schema_version` | u32 |
+//!
+//! A message is *open* while its state is not terminal and it is not done: a `submitted`
+//! message that asked for no receipt is done at submit, so it leaves the backlog and holds no
+//! carrier keys although `submitted` is not a terminal state.
+
+mod error;
+mod layout;
+mod schema;
+mod tx;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::StoreError;
+pub use schema::SCHEMA_VERSION;
+
+use crate::outbox::{Event, IllegalTransition, Message, MessageId, MessageState, UnixMillis};
+use layout::tree;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tx::{MessageRecord, Trees};
+use writer::{Request, Shared};
+
+/// The result of one event on one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "nearly every result is Applied; boxing would add an allocation to each for nothing"
+)]
+pub enum Transition {
+    /// The event applied; the message as written.
+    Applied {
+        /// The state it was in.
+        before: MessageState,
+        /// The message now.
+        message: Message,
+    },
+    /// The event does not apply to the message's state; nothing was written.
+    Illegal(IllegalTransition),
+    /// No message has this id.
+    NotFound,
+}
+
+/// What an `Idempotency-Key` was first used for: the hash of the request body and the response
+/// given, so that a retry gets the same response and another body a 409.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// The token (shop or admin) that used the key.
+    pub owner: String,
+    /// The `Idempotency-Key` header.
+    pub key: String,
+    /// SHA-256 of the request body.
+    pub body_hash: [u8; 32],
+    /// The HTTP status given.
+    pub status: u16,
+    /// The response body given.
+    pub response: Vec<u8>,
+    /// When it was first used.
+    pub created_at: UnixMillis,
+}
+
+/// A delivery callback waiting to be POSTed: a state change of a message with a `callback_url`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct CallbackRecord {
+    /// The message.
+    pub message_id: MessageId,
+    /// Its place among the message's callbacks (from 0): sent in this order.
+    pub seq: u64,
+    /// The state the message reached.
+    pub state: MessageState,
+    /// When it reached it.
+    pub at: UnixMillis,
+    /// Attempts made so far.
+    pub attempt: u32,
+    /// Not to be tried before this time.
+    pub next_attempt_at: UnixMillis,
+}
+
+/// The durable store. Cheap to clone; every clone talks to the same writer.
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Request>,
+    writer: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.shared.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path` and starts its writer. Must be called inside a
+    /// tokio runtime. A damaged store is an error saying how to restore it, never a panic.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::open_with(sled::Config::new().path(path), path, schema::MIGRATIONS)
+    }
+
+    /// A store in a temporary directory, removed when the last clone is dropped: for
+    /// `korid demo` and tests.
+    pub fn open_temporary() -> Result<Store, StoreError> {
+        let config = sled::Config::new().temporary(true);
+        let path = config.path.clone();
+        Self::open_with(config, &path, schema::MIGRATIONS)
+    }
+
+    fn open_with(
+        config: sled::Config,
+        path: &Path,
+        migrations: &[schema::Migration],
+    ) -> Result<Store, StoreError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| StoreError::NoRuntime)?;
+        let damaged = |detail: String| StoreError::Damaged {
+            path: path.to_owned(),
+            detail,
+        };
+        if path.exists() && !path.is_dir() {
+            return Err(damaged(
+                "not a directory (a sled store is a directory)".into(),
+            ));
+        }
+        // sled 0.34 can panic on some corrupt files instead of returning an error; a damaged
+        // store must be reported, not crash the daemon at start (design.md "Messages").
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let db = config.open()?;
+            let trees = Trees::open(&db)?;
+            Ok::<_, sled::Error>((db, trees))
+        }));
+        let (db, trees) = match opened {
+            Ok(Ok(opened)) => opened,
+            Ok(Err(e @ (sled::Error::Corruption { .. } | sled::Error::Unsupported(_)))) => {
+                return Err(damaged(e.to_string()));
+            }
+            Ok(Err(sled::Error::ReportableBug(detail))) => return Err(damaged(detail)),
+            Ok(Err(e)) => return Err(StoreError::Sled(e)),
+            Err(panic) => {
+                let detail = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_else(|| "sled panicked while opening".into());
+                return Err(damaged(detail));
+            }
+        };
+        schema::check(&db, &trees.meta, migrations)?;
+        let backlog = match trees.counters.get(layout::OPEN_COUNTER)? {
+            Some(v) => layout::counter_value(Some(&v)),
+            None => trees.recount()?,
+        };
+        let shared = Arc::new(Shared {
+            db,
+            trees,
+            path: path.to_owned(),
+            backlog: AtomicU64::new(backlog),
+            flushes: AtomicU64::new(0),
+        });
+        let (tx, rx) = mpsc::channel(writer::WRITE_QUEUE);
+        let handle = runtime.spawn(writer::run(Arc::clone(&shared), rx));
+        Ok(Store {
+            shared,
+            tx,
+            writer: Arc::new(Mutex::new(Some(handle))),
+        })
+    }
+
+    async fn request<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Request,
+    ) -> Result<T, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Stores new messages (each with its due-index entry) and the idempotency record, all or
+    /// nothing, and returns after the flush. A used idempotency key is
+    /// `Err(IdempotencyExists(earlier record))` and writes nothing.
+    pub async fn accept(
+        &self,
+        messages: Vec<Message>,
+        idempotency: Option<IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        self.request(|reply| Request::Accept {
+            messages,
+            idempotency,
+            reply,
+        })
+        .await
+    }
+
+    /// Applies one event to one message (see [`Store::transition_many`]).
+    pub async fn transition(
+        &self,
+        id: MessageId,
+        event: Event,
+        now: UnixMillis,
+    ) -> Result<Transition, StoreError> {
+        let mut done = self.transition_many(vec![(id, event)], now).await?;
+        Ok(done.pop().unwrap_or(Transition::NotFound))
+    }
+
+    /// Applies each event through `outbox::state::apply` and writes the messages that changed
+    /// with their index entries and callbacks, in one transaction and one flush. One result per
+    /// item, in order; an event for the same message later in `items` sees the earlier ones.
+    pub async fn transition_many(
+        &self,
+        items: Vec<(MessageId, Event)>,
+        now: UnixMillis,
+    ) -> Result<Vec<Transition>, StoreError> {
+        self.request(|reply| Request::Transition { items, now, reply })
+            .await
+    }
+
+    /// The message, if stored.
+    pub fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+        Ok(self.record(id)?.map(|r| r.message))
+    }
+
+    fn record(&self, id: MessageId) -> Result<Option<MessageRecord>, StoreError> {
+        match self.shared.trees.messages.get(layout::id_key(id))? {
+            Some(v) => Ok(Some(layout::decode(tree::MESSAGES, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Queued messages due at or before `now`, earliest first, at most `limit`.
+    pub fn due(&self, now: UnixMillis, limit: usize) -> Result<Vec<MessageId>, StoreError> {
+        let due = &self.shared.trees.due;
+        ids_before(due, tree::DUE, &layout::after_time(now), limit)
+    }
+
+    /// When the earliest queued message is due.
+    pub fn next_due_at(&self) -> Result<Option<UnixMillis>, StoreError> {
+        match self.shared.trees.due.first()? {
+            Some((k, _)) => Ok(Some(layout::split_timed_id(tree::DUE, &k)?.0)),
+            None => Ok(None),
+        }
+    }
+
+    /// The open message and part that `key` (a receipt-matching key from `SubmitOk`) names at
+    /// `carrier`.
+    pub fn find_by_carrier_key(
+        &self,
+        carrier: &str,
+        key: &str,
+    ) -> Result<Option<(MessageId, usize)>, StoreError> {
+        match self
+            .shared
+            .trees
+            .carrier_keys
+            .get(layout::carrier_key(carrier, key))?
+        {
+            Some(v) => Ok(Some(layout::split_carrier_value(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Submitted messages still waiting for receipts that were submitted before
+    /// `submitted_before`, oldest first, at most `limit`: the `receipt_timeout` sweep.
+    pub fn awaiting_receipts(
+        &self,
+        submitted_before: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<MessageId>, StoreError> {
+        let waiting = &self.shared.trees.receipt_wait;
+        let bound = layout::time_key(submitted_before);
+        ids_before(waiting, tree::RECEIPT_WAIT, &bound, limit)
+    }
+
+    /// Up to `limit` messages in `state`, oldest first. Scans every message: for recovery at
+    /// startup (the `submitting` ones), not for a request path.
+    pub fn in_state(&self, state: MessageState, limit: usize) -> Result<Vec<Message>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.shared.trees.messages.iter().values() {
+            if out.len() == limit {
+                break;
+            }
+            let rec: MessageRecord = layout::decode(tree::MESSAGES, &item?)?;
+            if rec.message.state == state {
+                out.push(rec.message);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Open messages (queued, submitting, or submitted and waiting for receipts) as of the last
+    /// commit. A counter, not a scan: cheap enough for every request.
+    pub fn backlog(&self) -> u64 {
+        self.shared.backlog.load(Ordering::Relaxed)
+    }
+
+    /// Flushes done by the writer since open (for metrics and the group-commit test).
+    pub fn flushes(&self) -> u64 {
+        self.shared.flushes.load(Ordering::Relaxed)
+    }
+
+    /// The record of an idempotency key, if used.
+    pub fn idempotency_get(
+        &self,
+        owner: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        match self
+            .shared
+            .trees
+            .idempotency
+            .get(layout::idempotency_key(owner, key))?
+        {
+            Some(v) => Ok(Some(layout::decode(tree::IDEMPOTENCY, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Removes idempotency records created before `older_than`, oldest first, at most 10,000
+    /// per call (so that a purge holds up accepts only briefly); returns how many. Call again
+    /// while it returns 10,000.
+    pub async fn purge_idempotency(&self, older_than: UnixMillis) -> Result<usize, StoreError> {
+        self.request(|reply| Request::PurgeIdempotency { older_than, reply })
+            .await
+    }
+
+    /// The first pending callback of each message, when it is due at or before `now`; at most
+    /// `limit`, by message id. A message's later callbacks wait until `callback_done` removes
+    /// the first, so each message's callbacks go out in order. Seeks once per message with
+    /// pending callbacks: a background-loop call, not a request-path one.
+    pub fn callbacks_due(
+        &self,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<CallbackRecord>, StoreError> {
+        let callbacks = &self.shared.trees.callbacks;
+        let mut out = Vec::new();
+        let mut from = [0u8; 16];
+        while out.len() < limit {
+            let Some(item) = callbacks.range(from..).next() else {
+                break;
+            };
+            let (k, v) = item?;
+            let id = layout::id_from(tree::CALLBACKS, &k)?;
+            let first: CallbackRecord = layout::decode(tree::CALLBACKS, &v)?;
+            if first.next_attempt_at <= now {
+                out.push(first);
+            }
+            match id.0.checked_add(1) {
+                Some(next) => from = layout::id_key(MessageId(next)),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The callback was delivered (or given up): removes it, so the message's next one is due.
+    pub async fn callback_done(&self, message_id: MessageId, seq: u64) -> Result<(), StoreError> {
+        self.request(|reply| Request::CallbackDone {
+            message_id,
+            seq,
+            reply,
+        })
+        .await
+    }
+
+    /// The callback failed: counts the attempt and sets when to try again. A callback no longer
+    /// pending is left alone.
+    pub async fn callback_retry(
+        &self,
+        message_id: MessageId,
+        seq: u64,
+        next_attempt_at: UnixMillis,
+    ) -> Result<(), StoreError> {
+        self.request(|reply| Request::CallbackRetry {
+            message_id,
+            seq,
+            next_attempt_at,
+            reply,
+        })
+        .await
+    }
+
+    /// Writes a consistent copy of the whole store to `to` (a new directory), which
+    /// [`Store::open`] opens: `korid store backup`. Writes wait while it runs.
+    pub async fn backup(&self, to: &Path) -> Result<(), StoreError> {
+        let to = to.to_owned();
+        self.request(|reply| Request::Backup { to, reply }).await
+    }
+
+    /// Lets the writer finish what is queued, flushes, and stops it. Later writes through other
+    /// clones fail with `WriterGone`; the database closes when the last clone is dropped.
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.request(|reply| Request::Close { reply }).await?;
+        let handle = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::WriterGone)?
+            .take();
+        if let Some(handle) = handle {
+            handle.await.map_err(|_| StoreError::WriterGone)?;
+        }
+        Ok(())
+    }
+}
+
+/// The ids of a time index (`due`, `receipt_wait`) with keys below `bound`, in time order.
+fn ids_before(
+    index: &sled::Tree,
+    name: &'static str,
+    bound: &[u8],
+    limit: usize,
+) -> Result<Vec<MessageId>, StoreError> {
+    index
+        .range(..bound)
+        .keys()
+        .take(limit)
+        .map(|k| Ok(layout::split_timed_id(name, &k?)?.1))
+        .collect()
+}
