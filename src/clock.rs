@@ -31,13 +31,22 @@ impl Clock {
         let base_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        Self { base_unix, base: Instant::now(), speed: speed.max(1) }
+        Self {
+            base_unix,
+            base: Instant::now(),
+            speed: speed.max(1),
+        }
     }
 
     /// The calendar time now.
     pub fn now(&self) -> UnixMillis {
-        let elapsed = self.base.elapsed().as_millis().saturating_mul(u128::from(self.speed));
-        self.base_unix.saturating_add(i64::try_from(elapsed).unwrap_or(i64::MAX))
+        let elapsed = self
+            .base
+            .elapsed()
+            .as_millis()
+            .saturating_mul(u128::from(self.speed));
+        self.base_unix
+            .saturating_add(i64::try_from(elapsed).unwrap_or(i64::MAX))
     }
 
     /// The tokio instant at which calendar time `at` arrives (now, if it is past).

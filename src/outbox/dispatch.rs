@@ -11,7 +11,9 @@ use super::model::{Message, MessageId, MessageState, PartState, TextEncoding, Un
 use super::state::Event;
 use crate::clock::Clock;
 use crate::dlr;
-use crate::smpp::{self, CarrierConfig, Delivery, MessageOutcome, OutMessage, Router, SegmentOutcome, SendError};
+use crate::smpp::{
+    self, CarrierConfig, Delivery, MessageOutcome, OutMessage, Router, SegmentOutcome, SendError,
+};
 use crate::store::{Store, StoreError, Transition};
 use kori_smpp::receipt::{MessageState as ReceiptState, Receipt};
 use kori_smpp::text::EncodingChoice;
@@ -61,7 +63,22 @@ impl Default for OutboxConfig {
     }
 }
 
+/// A recorded change of state, for whoever watches (tests, the demo, callbacks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateChange {
+    /// The message.
+    pub id: MessageId,
+    /// Its state before.
+    pub from: MessageState,
+    /// Its state now.
+    pub to: MessageState,
+}
+
+/// State changes buffered for slow watchers; one that falls further behind is told it lagged.
+const CHANGES_CAPACITY: usize = 65_536;
+
 struct Shared {
+    changes: tokio::sync::broadcast::Sender<StateChange>,
     store: Store,
     router: Router,
     config: OutboxConfig,
@@ -96,6 +113,7 @@ impl Outbox {
         tracker: &TaskTracker,
     ) -> Result<Outbox, StoreError> {
         let shared = Arc::new(Shared {
+            changes: tokio::sync::broadcast::channel(CHANGES_CAPACITY).0,
             store,
             router,
             config,
@@ -105,7 +123,11 @@ impl Outbox {
             parked: Mutex::new(Parked::default()),
         });
         recover(&shared).await?;
-        tracker.spawn(dispatch_loop(shared.clone(), cancel.clone(), tracker.clone()));
+        tracker.spawn(dispatch_loop(
+            shared.clone(),
+            cancel.clone(),
+            tracker.clone(),
+        ));
         tracker.spawn(receipt_loop(shared.clone(), events, cancel.clone()));
         tracker.spawn(sweep_loop(shared.clone(), cancel.clone()));
         Ok(Outbox { shared })
@@ -126,6 +148,11 @@ impl Outbox {
         self.shared.clock
     }
 
+    /// State changes from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<StateChange> {
+        self.shared.changes.subscribe()
+    }
+
     /// Tells the dispatcher that new messages are due (after an accept).
     pub fn wake(&self) {
         self.shared.wake.notify_one();
@@ -133,7 +160,50 @@ impl Outbox {
 
     /// Cancels a queued message; `Ok(None)` when there is no such message.
     pub async fn cancel(&self, id: MessageId) -> Result<Transition, StoreError> {
-        self.shared.store.transition(id, Event::Cancel, self.shared.clock.now()).await
+        self.shared
+            .transition(id, Event::Cancel, self.shared.clock.now())
+            .await
+    }
+}
+
+impl Shared {
+    /// Every transition goes through here: the store decides and records it, then watchers
+    /// hear of it.
+    async fn transition(
+        &self,
+        id: MessageId,
+        event: Event,
+        now: UnixMillis,
+    ) -> Result<Transition, StoreError> {
+        let result = self.store.transition(id, event, now).await;
+        if let Ok(Transition::Applied { before, message }) = &result {
+            self.announce(*before, message);
+        }
+        result
+    }
+
+    async fn transition_many(
+        &self,
+        items: Vec<(MessageId, Event)>,
+        now: UnixMillis,
+    ) -> Result<Vec<Transition>, StoreError> {
+        let results = self.store.transition_many(items, now).await?;
+        for t in &results {
+            if let Transition::Applied { before, message } = t {
+                self.announce(*before, message);
+            }
+        }
+        Ok(results)
+    }
+
+    fn announce(&self, before: MessageState, message: &Message) {
+        if before != message.state && self.changes.receiver_count() > 0 {
+            let _ = self.changes.send(StateChange {
+                id: message.id,
+                from: before,
+                to: message.state,
+            });
+        }
     }
 }
 
@@ -155,16 +225,22 @@ async fn recover(shared: &Shared) -> Result<(), StoreError> {
                 .and_then(|name| shared.router.carrier(name))
                 .map_or(Delivery::AtLeastOnce, |c| c.config().delivery);
             let event = match policy {
-                Delivery::AtLeastOnce => Event::Transient { retry_at: now, reason: "restart: fate unknown, sending again".to_owned() },
+                Delivery::AtLeastOnce => Event::Transient {
+                    retry_at: now,
+                    reason: "restart: fate unknown, sending again".to_owned(),
+                },
                 Delivery::AtMostOnce => Event::FateUnknown,
             };
             batch.push((message.id, event));
         }
         recovered += batch.len();
-        shared.store.transition_many(batch, now).await?;
+        shared.transition_many(batch, now).await?;
     }
     if recovered > 0 {
-        info!(recovered, "picked up messages that were being submitted when Kori stopped");
+        info!(
+            recovered,
+            "picked up messages that were being submitted when Kori stopped"
+        );
     }
     Ok(())
 }
@@ -205,7 +281,9 @@ async fn dispatch_loop(shared: Arc<Shared>, cancel: CancellationToken, tracker: 
                     Err(_) => return,
                 },
             };
-            let Some(message) = take(&shared, id).await else { continue };
+            let Some(message) = take(&shared, id).await else {
+                continue;
+            };
             let shared = shared.clone();
             tracker.spawn(async move {
                 submit(&shared, message).await;
@@ -218,23 +296,33 @@ async fn dispatch_loop(shared: Arc<Shared>, cancel: CancellationToken, tracker: 
 /// Moves a due message to `submitting` (or expires / gives it up); the message to hand over.
 async fn take(shared: &Shared, id: MessageId) -> Option<Message> {
     let now = shared.clock.now();
-    let Ok(Some(message)) = shared.store.get(id) else { return None };
+    let Ok(Some(message)) = shared.store.get(id) else {
+        return None;
+    };
     let event = if now >= message.valid_until {
         Event::Expire
     } else if message.attempts >= shared.config.max_attempts {
-        Event::GiveUp { reason: format!("{} attempts without a submit accepted", message.attempts) }
+        Event::GiveUp {
+            reason: format!("{} attempts without a submit accepted", message.attempts),
+        }
     } else {
         let Some(carrier) = route(shared, &message) else {
             let _ = shared
                 .store
-                .transition(id, Event::GiveUp { reason: "no carrier route matches the destination".to_owned() }, now)
+                .transition(
+                    id,
+                    Event::GiveUp {
+                        reason: "no carrier route matches the destination".to_owned(),
+                    },
+                    now,
+                )
                 .await;
             return None;
         };
         Event::Dispatched { carrier }
     };
     let dispatched = matches!(event, Event::Dispatched { .. });
-    match shared.store.transition(id, event, now).await {
+    match shared.transition(id, event, now).await {
         Ok(Transition::Applied { message, .. }) if dispatched => Some(message),
         Ok(_) => None,
         Err(e) => {
@@ -254,21 +342,43 @@ fn route(shared: &Shared, message: &Message) -> Option<String> {
         .iter()
         .map(|r| &shared.router.carriers()[r.carrier])
         .find(|c| c.is_available())
-        .or_else(|| candidates.first().map(|r| &shared.router.carriers()[r.carrier]))
+        .or_else(|| {
+            candidates
+                .first()
+                .map(|r| &shared.router.carriers()[r.carrier])
+        })
         .map(|c| c.name().to_string())
 }
 
 async fn submit(shared: &Shared, message: Message) {
     let now = shared.clock.now();
     let id = message.id;
-    let Some(carrier) = message.routed_to.as_deref().and_then(|name| shared.router.carrier(name)) else {
-        record(shared, id, Event::GiveUp { reason: "carrier no longer configured".to_owned() }).await;
+    let Some(carrier) = message
+        .routed_to
+        .as_deref()
+        .and_then(|name| shared.router.carrier(name))
+    else {
+        record(
+            shared,
+            id,
+            Event::GiveUp {
+                reason: "carrier no longer configured".to_owned(),
+            },
+        )
+        .await;
         return;
     };
     let out = match build(carrier.config(), &message, now) {
         Ok(out) => out,
         Err(e) => {
-            record(shared, id, Event::GiveUp { reason: format!("cannot build the submit: {e}") }).await;
+            record(
+                shared,
+                id,
+                Event::GiveUp {
+                    reason: format!("cannot build the submit: {e}"),
+                },
+            )
+            .await;
             return;
         }
     };
@@ -280,7 +390,9 @@ async fn submit(shared: &Shared, message: Message) {
     let event = match outcome {
         Ok(outcome) => outcome_event(shared, &message, &outcome),
         Err(SendError::Unsent { reason }) => Some(retry(shared, &message, reason)),
-        Err(SendError::NoRoute { .. }) => Some(Event::GiveUp { reason: "no carrier route matches the destination".to_owned() }),
+        Err(SendError::NoRoute { .. }) => Some(Event::GiveUp {
+            reason: "no carrier route matches the destination".to_owned(),
+        }),
     };
     let Some(event) = event else { return };
     let keys = match &event {
@@ -305,7 +417,11 @@ fn outcome_event(shared: &Shared, message: &Message, outcome: &MessageOutcome) -
                 ids.push(message_id.clone());
                 keys.push(key.to_string());
             }
-            SegmentOutcome::Rejected { status } => return Some(Event::Rejected { status: status.to_string() }),
+            SegmentOutcome::Rejected { status } => {
+                return Some(Event::Rejected {
+                    status: status.to_string(),
+                });
+            }
             SegmentOutcome::FateUnknown => return Some(Event::FateUnknown),
             SegmentOutcome::NotSent if ids.is_empty() => {
                 return Some(retry(shared, message, "not sent".to_owned()));
@@ -314,17 +430,25 @@ fn outcome_event(shared: &Shared, message: &Message, outcome: &MessageOutcome) -
             SegmentOutcome::NotSent => return None,
         }
     }
-    Some(Event::SubmitOk { carrier_message_ids: ids, keys })
+    Some(Event::SubmitOk {
+        carrier_message_ids: ids,
+        keys,
+    })
 }
 
 /// A retry after a transient failure, or giving up once the validity would run out first.
 fn retry(shared: &Shared, message: &Message, reason: String) -> Event {
     let now = shared.clock.now();
-    let step = shared.config.retry_initial.saturating_mul(1 << message.attempts.min(20).saturating_sub(1));
+    let step = shared
+        .config
+        .retry_initial
+        .saturating_mul(1 << message.attempts.min(20).saturating_sub(1));
     let delay = step.min(shared.config.retry_max);
     let retry_at = now + Clock::span(delay);
     if retry_at >= message.valid_until {
-        Event::GiveUp { reason: format!("{reason}; the validity runs out before the next try") }
+        Event::GiveUp {
+            reason: format!("{reason}; the validity runs out before the next try"),
+        }
     } else {
         debug!(id = %message.id, %reason, ?delay, "will try again");
         Event::Transient { retry_at, reason }
@@ -333,24 +457,37 @@ fn retry(shared: &Shared, message: &Message, reason: String) -> Event {
 
 async fn record(shared: &Shared, id: MessageId, event: Event) {
     let name = event.name();
-    match shared.store.transition(id, event, shared.clock.now()).await {
+    match shared.transition(id, event, shared.clock.now()).await {
         Ok(Transition::Applied { .. }) => {}
         Ok(Transition::Illegal(e)) => debug!(%id, error = %e, "event does not apply"),
         Ok(Transition::NotFound) => warn!(%id, event = name, "message not found"),
-        Err(e) => warn!(%id, event = name, error = %e, "cannot record the outcome; the next start resolves it"),
+        Err(e) => {
+            warn!(%id, event = name, error = %e, "cannot record the outcome; the next start resolves it")
+        }
     }
 }
 
 /// The `submit_sm`s for a message on `carrier`, with the time left of its validity as a
 /// relative `validity_period` (SMPP 3.4 §7.1.2), so an SMSC backlog cannot deliver it late.
-fn build(carrier: &CarrierConfig, message: &Message, now: UnixMillis) -> Result<OutMessage, smpp::BuildError> {
+fn build(
+    carrier: &CarrierConfig,
+    message: &Message,
+    now: UnixMillis,
+) -> Result<OutMessage, smpp::BuildError> {
     let encoding = match message.encoding {
         TextEncoding::Gsm7 => EncodingChoice::Gsm7,
         TextEncoding::Latin1 => EncodingChoice::Latin1,
         TextEncoding::Ucs2 => EncodingChoice::Ucs2,
     };
     let reference = (message.id.0 & 0xFFFF) as u16;
-    let mut out = OutMessage::from_text(carrier, &message.from, &message.to, &message.text, Some(encoding), reference)?;
+    let mut out = OutMessage::from_text(
+        carrier,
+        &message.from,
+        &message.to,
+        &message.text,
+        Some(encoding),
+        reference,
+    )?;
     let validity = relative_validity(message.valid_until - now);
     for sm in &mut out.segments {
         sm.validity_period = validity;
@@ -366,11 +503,20 @@ fn build(carrier: &CarrierConfig, message: &Message, now: UnixMillis) -> Result<
 fn relative_validity(millis: UnixMillis) -> kori_smpp::SmppTime {
     let secs = (millis.max(1_000) / 1_000).min(99 * 86_400);
     let (days, rest) = (secs / 86_400, secs % 86_400);
-    let text = format!("0000{days:02}{:02}{:02}{:02}000R", rest / 3_600, rest % 3_600 / 60, rest % 60);
+    let text = format!(
+        "0000{days:02}{:02}{:02}{:02}000R",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    );
     kori_smpp::SmppTime::new(text.as_bytes()).unwrap_or_default()
 }
 
-async fn receipt_loop(shared: Arc<Shared>, mut events: mpsc::Receiver<smpp::Event>, cancel: CancellationToken) {
+async fn receipt_loop(
+    shared: Arc<Shared>,
+    mut events: mpsc::Receiver<smpp::Event>,
+    cancel: CancellationToken,
+) {
     loop {
         let event = tokio::select! {
             biased;
@@ -381,9 +527,15 @@ async fn receipt_loop(shared: Arc<Shared>, mut events: mpsc::Receiver<smpp::Even
             },
         };
         match event {
-            smpp::Event::Receipt { carrier, receipt } => on_receipt(&shared, &carrier, receipt).await,
-            smpp::Event::Mo(mo) => debug!(carrier = %mo.carrier, parts = mo.parts, "MO message (handled by the recovery engine)"),
-            smpp::Event::BindUp { .. } | smpp::Event::BindDown { .. } | smpp::Event::BindFailed { .. } => {
+            smpp::Event::Receipt { carrier, receipt } => {
+                on_receipt(&shared, &carrier, receipt).await
+            }
+            smpp::Event::Mo(mo) => {
+                debug!(carrier = %mo.carrier, parts = mo.parts, "MO message (handled by the recovery engine)")
+            }
+            smpp::Event::BindUp { .. }
+            | smpp::Event::BindDown { .. }
+            | smpp::Event::BindFailed { .. } => {
                 // A bind came back: queued messages may go now.
                 shared.wake.notify_one();
             }
@@ -395,7 +547,9 @@ async fn receipt_loop(shared: Arc<Shared>, mut events: mpsc::Receiver<smpp::Even
 fn part_state(state: ReceiptState) -> Option<PartState> {
     match state {
         ReceiptState::Delivered | ReceiptState::Accepted => Some(PartState::Delivered),
-        ReceiptState::Undeliverable | ReceiptState::Rejected | ReceiptState::Deleted => Some(PartState::Undeliverable),
+        ReceiptState::Undeliverable | ReceiptState::Rejected | ReceiptState::Deleted => {
+            Some(PartState::Undeliverable)
+        }
         ReceiptState::Expired => Some(PartState::Expired),
         ReceiptState::Unknown => Some(PartState::Unknown),
         ReceiptState::Enroute | ReceiptState::Other(_) => None,
@@ -412,7 +566,16 @@ async fn on_receipt(shared: &Shared, carrier: &str, receipt: Box<Receipt>) {
         match shared.store.find_by_carrier_key(carrier, &key) {
             Ok(Some((id, part))) => {
                 let error_code = receipt_error(&receipt);
-                record(shared, id, Event::Receipt { part, state, error_code }).await;
+                record(
+                    shared,
+                    id,
+                    Event::Receipt {
+                        part,
+                        state,
+                        error_code,
+                    },
+                )
+                .await;
                 return;
             }
             Ok(None) => {}
@@ -429,7 +592,10 @@ async fn on_receipt(shared: &Shared, carrier: &str, receipt: Box<Receipt>) {
         parked.receipts.retain(|_, (_, at)| *at > expired);
         if parked.receipts.len() < PARK_MAX {
             for key in dlr::receipt_keys(&receipt) {
-                parked.receipts.insert((carrier.to_owned(), key.to_string()), (receipt.clone(), now));
+                parked.receipts.insert(
+                    (carrier.to_owned(), key.to_string()),
+                    (receipt.clone(), now),
+                );
             }
         } else {
             warn!(%carrier, "too many unmatched receipts; dropping one");
@@ -440,7 +606,9 @@ async fn on_receipt(shared: &Shared, carrier: &str, receipt: Box<Receipt>) {
 fn receipt_error(receipt: &Receipt) -> Option<String> {
     use kori_smpp::receipt::DeliveryError;
     match &receipt.error {
-        Some(DeliveryError::Network(code)) => Some(format!("{}:{}", code.network_type, code.error_code)),
+        Some(DeliveryError::Network(code)) => {
+            Some(format!("{}:{}", code.network_type, code.error_code))
+        }
         Some(DeliveryError::Text(code)) if code.value() != Some(0) => Some(code.raw().to_owned()),
         _ => None,
     }
@@ -451,7 +619,12 @@ async fn unpark(shared: &Shared, carrier: &str, keys: &[String]) {
     let waiting: Vec<Box<Receipt>> = match shared.parked.lock() {
         Ok(mut parked) if !parked.receipts.is_empty() => keys
             .iter()
-            .filter_map(|k| parked.receipts.remove(&(carrier.to_owned(), k.clone())).map(|(r, _)| r))
+            .filter_map(|k| {
+                parked
+                    .receipts
+                    .remove(&(carrier.to_owned(), k.clone()))
+                    .map(|(r, _)| r)
+            })
             .collect(),
         _ => return,
     };
@@ -479,21 +652,31 @@ async fn sweep_loop(shared: Arc<Shared>, cancel: CancellationToken) {
             .chain([shared.config.default_receipt_timeout])
             .min()
             .unwrap_or(shared.config.default_receipt_timeout);
-        let Ok(candidates) = shared.store.awaiting_receipts(now - Clock::span(shortest), DUE_BATCH) else { continue };
+        let Ok(candidates) = shared
+            .store
+            .awaiting_receipts(now - Clock::span(shortest), DUE_BATCH)
+        else {
+            continue;
+        };
         let mut timed_out = Vec::new();
         for id in candidates {
-            let Ok(Some(message)) = shared.store.get(id) else { continue };
+            let Ok(Some(message)) = shared.store.get(id) else {
+                continue;
+            };
             let limit = message
                 .routed_to
                 .as_deref()
                 .and_then(|c| shared.config.receipt_timeout.get(c).copied())
                 .unwrap_or(shared.config.default_receipt_timeout);
-            if message.submitted_at.is_some_and(|at| now - at >= Clock::span(limit)) {
+            if message
+                .submitted_at
+                .is_some_and(|at| now - at >= Clock::span(limit))
+            {
                 timed_out.push((id, Event::ReceiptTimeout));
             }
         }
         if !timed_out.is_empty() {
-            if let Err(e) = shared.store.transition_many(timed_out, now).await {
+            if let Err(e) = shared.transition_many(timed_out, now).await {
                 warn!(error = %e, "cannot record receipt timeouts");
             }
         }
@@ -506,8 +689,18 @@ mod tests {
 
     #[test]
     fn validity_is_sent_as_relative_time() {
-        assert_eq!(relative_validity(2 * 3_600_000 + 61_000).to_string(), "000000020101000R");
-        assert_eq!(relative_validity(49 * 3_600_000).to_string(), "000002010000000R");
-        assert_eq!(relative_validity(0).to_string(), "000000000001000R", "at least one second");
+        assert_eq!(
+            relative_validity(2 * 3_600_000 + 61_000).to_string(),
+            "000000020101000R"
+        );
+        assert_eq!(
+            relative_validity(49 * 3_600_000).to_string(),
+            "000002010000000R"
+        );
+        assert_eq!(
+            relative_validity(0).to_string(),
+            "000000000001000R",
+            "at least one second"
+        );
     }
 }

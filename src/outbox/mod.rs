@@ -4,8 +4,11 @@
 //! accepted to submitted to final. Must not touch: sled (only `store` does), HTTP. Called by
 //! the HTTP intake and the recovery engine; started by `app`.
 
+mod dispatch;
 pub mod model;
 pub mod state;
+
+pub use dispatch::{Outbox, OutboxConfig, StateChange};
 
 pub use model::{
     Message, MessageError, MessageId, MessageState, Part, PartState, TextEncoding, UnixMillis,

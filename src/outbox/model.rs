@@ -246,3 +246,86 @@ impl Message {
         self.parts.len()
     }
 }
+
+/// A message as a caller describes it, before it is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// The token (shop or admin) sending it.
+    pub owner: String,
+    /// Destination, E.164 with `+`.
+    pub to: String,
+    /// Sender.
+    pub from: String,
+    /// The text.
+    pub text: String,
+    /// Its encoding.
+    pub encoding: TextEncoding,
+    /// Segments as counted at intake.
+    pub segments: usize,
+    /// A carrier asked for by name.
+    pub carrier: Option<String>,
+    /// Whether a delivery receipt is requested.
+    pub receipt: bool,
+    /// Where to POST state changes.
+    pub callback_url: Option<String>,
+    /// The caller's reference.
+    pub reference: Option<String>,
+    /// 0–3.
+    pub priority: u8,
+    /// Not before this time.
+    pub send_at: Option<UnixMillis>,
+    /// How long it may take to send.
+    pub validity: std::time::Duration,
+}
+
+impl NewMessage {
+    /// A GSM 7-bit text of one segment from `from` to `to`, with the defaults of the HTTP API
+    /// (receipt requested, 48 h validity).
+    pub fn text(owner: &str, from: &str, to: &str, text: &str) -> Self {
+        Self {
+            owner: owner.to_owned(),
+            to: to.to_owned(),
+            from: from.to_owned(),
+            text: text.to_owned(),
+            encoding: TextEncoding::Gsm7,
+            segments: 1,
+            carrier: None,
+            receipt: true,
+            callback_url: None,
+            reference: None,
+            priority: 0,
+            send_at: None,
+            validity: std::time::Duration::from_secs(48 * 3600),
+        }
+    }
+
+    /// The stored record: queued, due at `send_at` or now.
+    pub fn into_message(self, id: MessageId, now: UnixMillis) -> Message {
+        let due_at = self.send_at.unwrap_or(now).max(now);
+        Message {
+            id,
+            owner: self.owner,
+            to: self.to,
+            from: self.from,
+            text: self.text,
+            encoding: self.encoding,
+            carrier: self.carrier,
+            routed_to: None,
+            state: MessageState::Queued,
+            parts: vec![Part::pending(); self.segments.max(1)],
+            attempts: 0,
+            receipt: self.receipt,
+            callback_url: self.callback_url,
+            reference: self.reference,
+            priority: self.priority,
+            created_at: now,
+            send_at: self.send_at,
+            valid_until: due_at
+                .saturating_add(i64::try_from(self.validity.as_millis()).unwrap_or(i64::MAX)),
+            due_at,
+            submitted_at: None,
+            done_at: None,
+            error: None,
+        }
+    }
+}
