@@ -14,6 +14,7 @@ pub use kori_smpp as smpp_proto;
 pub mod app;
 pub mod config;
 pub mod dlr;
+pub mod http;
 pub mod outbox;
 pub mod sim;
 pub mod smpp;
