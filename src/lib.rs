@@ -15,6 +15,7 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod dlr;
+pub mod http;
 pub mod outbox;
 pub mod sim;
 pub mod smpp;
