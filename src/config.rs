@@ -332,9 +332,24 @@ fn parse_raw(text: &str) -> ParsedRaw {
             "http" => out.raw.http = section(&mut out, &key, value),
             "metrics" => out.raw.metrics = section(&mut out, &key, value),
             "telemetry" => out.raw.telemetry = section(&mut out, &key, value),
-            "token" => out.raw.token = array(&mut out, &key, value),
-            "carrier" => out.raw.carrier = array(&mut out, &key, value),
-            "shop" => out.raw.shop = array(&mut out, &key, value),
+            "token" => {
+                out.raw.token = array(&mut out, &key, value, |name| RawToken {
+                    name,
+                    ..RawToken::default()
+                })
+            }
+            "carrier" => {
+                out.raw.carrier = array(&mut out, &key, value, |name| RawCarrier {
+                    name,
+                    ..RawCarrier::default()
+                })
+            }
+            "shop" => {
+                out.raw.shop = array(&mut out, &key, value, |id| RawShop {
+                    id,
+                    ..RawShop::default()
+                })
+            }
             _ => out.problems.push(ConfigProblem::key(
                 key,
                 "unknown key; the top level takes: [store], [http], [metrics], [telemetry], \
@@ -368,12 +383,15 @@ fn section<T: for<'de> Deserialize<'de>>(
     }
 }
 
-/// An array of tables. An element that fails is replaced by its default, so that the indexes
-/// of the others stay as written; its path is remembered as failed.
+/// An array of tables. An element that fails is replaced by a stand-in that keeps only its
+/// name (`name`, or `id` for shops: `salvage` builds it), so that the indexes of the others stay
+/// as written and references to it (duplicate names, a token's shop) are still checked; its
+/// path is remembered as failed.
 fn array<T: for<'de> Deserialize<'de> + Default>(
     out: &mut ParsedRaw,
     key: &str,
     value: toml::Value,
+    salvage: fn(Option<String>) -> T,
 ) -> Vec<T> {
     let toml::Value::Array(items) = value else {
         out.problems.push(ConfigProblem::key(
@@ -396,12 +414,17 @@ fn array<T: for<'de> Deserialize<'de> + Default>(
                 out.failed.push(at);
                 return T::default();
             }
+            let name_key = if key == "shop" { "id" } else { "name" };
+            let name = item
+                .get(name_key)
+                .and_then(toml::Value::as_str)
+                .map(str::to_owned);
             match serde_path_to_error::deserialize::<_, T>(item) {
                 Ok(v) => v,
                 Err(e) => {
                     out.problems.push(serde_problem(&at, &e));
                     out.failed.push(at);
-                    T::default()
+                    salvage(name)
                 }
             }
         })
@@ -417,7 +440,12 @@ fn serde_problem(prefix: &str, e: &serde_path_to_error::Error<toml::de::Error>) 
     } else {
         format!("{prefix}.{inner}")
     };
-    let message = e.inner().message();
+    // serde's words for TOML's types.
+    let message = e
+        .inner()
+        .message()
+        .replace("expected i64", "expected an integer")
+        .replace("expected a sequence", "expected an array");
     let Some(rest) = message.strip_prefix("unknown field `") else {
         return ConfigProblem::key(key, message);
     };
@@ -892,6 +920,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
         .map_err(|_| wrong())?;
     Duration::try_from(signed).map_err(|_| format!("must not be negative, got {text:?}"))
+}
+
+/// A duration the way [`parse_duration`] reads them (`"1h 30m"`).
+pub fn show(d: Duration) -> String {
+    jiff::fmt::friendly::SpanPrinter::new().unsigned_duration_to_string(&d)
 }
 
 /// Reads a size: a whole number with an optional unit, `B`, `KiB`, `MiB`, `GiB` (powers of
@@ -1453,8 +1486,8 @@ impl Checker<'_> {
             self.problem(
                 k("reconnect_max"),
                 format!(
-                    "must not be shorter than reconnect_initial ({:?})",
-                    c.reconnect_initial
+                    "must not be shorter than reconnect_initial ({})",
+                    show(c.reconnect_initial)
                 ),
             );
         }
@@ -1472,8 +1505,8 @@ impl Checker<'_> {
             self.problem(
                 k("throttle_pause_max"),
                 format!(
-                    "must not be shorter than throttle_pause ({:?})",
-                    c.throttle_pause
+                    "must not be shorter than throttle_pause ({})",
+                    show(c.throttle_pause)
                 ),
             );
         }
@@ -1784,9 +1817,9 @@ impl Checker<'_> {
                     self.problem(
                         k("after"),
                         format!(
-                            "must be later than step[{}].after ({:?})",
+                            "must be later than step[{}].after ({})",
                             i - 1,
-                            prev.after
+                            show(prev.after)
                         ),
                     );
                 }
