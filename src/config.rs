@@ -1668,7 +1668,10 @@ impl Checker<'_> {
             {
                 self.problem(
                     &at,
-                    format!("must be \"+\" followed by 1 to 15 digits (an E.164 prefix such as \"+358\"), got {p:?}"),
+                    format!(
+                        "must be \"+\" followed by 1 to 15 digits (an E.164 prefix such as \
+                         \"+358\"), got {p:?}"
+                    ),
                 );
             } else if let Some(first) = seen.insert(p.clone(), i) {
                 self.problem(&at, format!("{p:?} is listed twice (also at [{first}])"));
@@ -1693,7 +1696,13 @@ impl Checker<'_> {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
                 {
-                    self.problem(k("id"), format!("must be ASCII letters, digits, '-' or '_' (it appears in URLs), got {id:?}"));
+                    self.problem(
+                        k("id"),
+                        format!(
+                            "must be ASCII letters, digits, '-' or '_' (it appears in URLs), \
+                             got {id:?}"
+                        ),
+                    );
                 }
                 if let Some(first) = ids.insert(id.to_owned(), i) {
                     self.problem(
@@ -1730,16 +1739,16 @@ impl Checker<'_> {
             );
             if let Some(region) = region {
                 if region.len() != 2 || !region.bytes().all(|b| b.is_ascii_uppercase()) {
-                    self.problem(k("default_region"), format!("must be an ISO 3166-1 alpha-2 code like \"FI\" or \"US\", got {region:?}"));
+                    self.problem(
+                        k("default_region"),
+                        format!(
+                            "must be an ISO 3166-1 alpha-2 code like \"FI\" or \"US\", \
+                             got {region:?}"
+                        ),
+                    );
                 }
             }
-            let time_zone = match self.required(&k("time_zone"), r.time_zone.as_deref(), "an IANA time zone like \"Europe/Helsinki\"") {
-                Some(name) => jiff::tz::TimeZone::get(name).unwrap_or_else(|_| {
-                    self.problem(k("time_zone"), format!("no time zone {name:?} in the time zone database; use an IANA name like \"Europe/Helsinki\""));
-                    jiff::tz::TimeZone::UTC
-                }),
-                None => jiff::tz::TimeZone::UTC,
-            };
+            let time_zone = self.time_zone(&k("time_zone"), r.time_zone.as_deref());
             let locale = r.locale.unwrap_or_else(|| "en".to_owned());
             if !valid_locale(&locale) {
                 self.problem(
@@ -1774,6 +1783,23 @@ impl Checker<'_> {
         shops
     }
 
+    fn time_zone(&mut self, key: &str, name: Option<&str>) -> jiff::tz::TimeZone {
+        let what = "an IANA time zone like \"Europe/Helsinki\"";
+        let Some(name) = self.required(key, name, what) else {
+            return jiff::tz::TimeZone::UTC;
+        };
+        jiff::tz::TimeZone::get(name).unwrap_or_else(|_| {
+            self.problem(
+                key,
+                format!(
+                    "no time zone {name:?} in the time zone database; use {what} (the \
+                     database is the system's tzdata)"
+                ),
+            );
+            jiff::tz::TimeZone::UTC
+        })
+    }
+
     /// An alphanumeric sender of at most 11 characters (GSM 03.40), or a number of at most 15
     /// digits with an optional `+`.
     fn sender(&mut self, key: &str, sender: &str) {
@@ -1786,7 +1812,13 @@ impl Checker<'_> {
                 );
             }
         } else if !sender.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
-            self.problem(key, format!("an alphanumeric sender is ASCII letters, digits and punctuation, got {sender:?}"));
+            self.problem(
+                key,
+                format!(
+                    "an alphanumeric sender is ASCII letters, digits and punctuation, \
+                     got {sender:?}"
+                ),
+            );
         } else if sender.len() > 11 {
             self.problem(
                 key,
@@ -1873,7 +1905,10 @@ impl Checker<'_> {
                 if !has_random_run(&pattern) {
                     self.problem(
                         k("generate"),
-                        format!("must contain a run of random characters like {{6}} (1..=32), got {pattern:?}"),
+                        format!(
+                            "must contain a run of random characters like {{6}} (1..=32), \
+                             got {pattern:?}"
+                        ),
                     );
                 }
                 DiscountSource::Generate(pattern)
