@@ -1,14 +1,16 @@
 //! Composition root: builds every part of the daemon and runs it.
 //!
 //! Owns the order in which parts start and stop. Called only by `main.rs`. Today it runs the
-//! demo; `run` and `check-config` arrive with the outbox and its HTTP intake.
+//! demo and `check-config`; `run` arrives with the outbox and its HTTP intake.
 
+use crate::config::Config;
 use crate::dlr::receipt_keys;
 use crate::sim::{IdStyle, ReceiptOutcome, ReceiptStyle, Sim, SimConfig};
 use crate::smpp::{Carrier, CarrierConfig, Event, OutMessage, SegmentOutcome};
 use kori_smpp::CommandStatus;
 use kori_smpp::receipt::{IdFormat, MessageState, NormalizedId};
 use std::collections::HashMap;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -58,6 +60,37 @@ const SAMPLES: &[(&str, &str, &str)] = &[
         "This one is never delivered",
     ),
 ];
+
+/// Exit status of `korid check-config` when the file has problems (or cannot be read); 1 is
+/// left for failures of korid itself.
+pub const EXIT_CONFIG_INVALID: u8 = 2;
+
+/// `korid check-config PATH`: validates the file, secret files included. Prints a summary and
+/// exits 0, or prints every problem (one `config error: <key path>: <problem>` line each) on
+/// stderr and exits [`EXIT_CONFIG_INVALID`].
+pub fn check_config(path: &Path) -> ExitCode {
+    match Config::load(path) {
+        Ok(config) => {
+            println!(
+                "config OK: {} carriers, {} tokens, {} shops",
+                config.carriers.len(),
+                config.tokens.len(),
+                config.shops.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            let n = errors.problems().len();
+            eprintln!(
+                "{}: {n} problem{}",
+                path.display(),
+                if n == 1 { "" } else { "s" }
+            );
+            ExitCode::from(EXIT_CONFIG_INVALID)
+        }
+    }
+}
 
 /// How long the demo waits for anything before it gives up.
 const PATIENCE: Duration = Duration::from_secs(20);
