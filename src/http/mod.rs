@@ -59,6 +59,7 @@ mod auth;
 mod error;
 mod extract;
 mod intake;
+mod outbox;
 mod routes;
 mod server;
 mod validate;

@@ -14,7 +14,7 @@ use crate::dlr;
 use crate::smpp::{
     self, CarrierConfig, Delivery, MessageOutcome, OutMessage, Router, SegmentOutcome, SendError,
 };
-use crate::store::{Store, StoreError, Transition};
+use crate::store::{IdempotencyRecord, Store, StoreError, Transition};
 use kori_smpp::receipt::{MessageState as ReceiptState, Receipt};
 use kori_smpp::text::EncodingChoice;
 use std::collections::HashMap;
@@ -133,9 +133,38 @@ impl Outbox {
         Ok(Outbox { shared })
     }
 
-    /// The store.
-    pub fn store(&self) -> &Store {
-        &self.shared.store
+    /// Writes accepted messages (and the idempotency record with them) durably, then tells
+    /// the dispatcher.
+    pub async fn accept(
+        &self,
+        messages: Vec<Message>,
+        idempotency: Option<IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let any = !messages.is_empty();
+        self.shared.store.accept(messages, idempotency).await?;
+        if any {
+            self.shared.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// The response kept under an idempotency key.
+    pub fn idempotency(
+        &self,
+        owner: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.shared.store.idempotency_get(owner, key)
+    }
+
+    /// One message.
+    pub fn get(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+        self.shared.store.get(id)
+    }
+
+    /// Messages not yet settled.
+    pub fn backlog(&self) -> u64 {
+        self.shared.store.backlog()
     }
 
     /// The router.

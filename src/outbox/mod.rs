@@ -14,3 +14,6 @@ pub use model::{
     Message, MessageError, MessageId, MessageState, Part, PartState, TextEncoding, UnixMillis,
 };
 pub use state::{Event, IllegalTransition, apply};
+
+/// The store's types the outbox's callers see.
+pub use crate::store::{IdempotencyRecord, StoreError, Transition};

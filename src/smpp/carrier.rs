@@ -113,6 +113,8 @@ pub struct CarrierStatus {
     pub receive_binds_up: usize,
     /// Since when no submitting bind has been up (`None` while one is, or before the first).
     pub down_since: Option<Instant>,
+    /// Why the last bind failed or went down, for `/readyz` and the operator.
+    pub last_error: Option<String>,
 }
 
 /// State the binds of one carrier share.
@@ -144,6 +146,12 @@ impl Shared {
                 s.down_since = Some(Instant::now());
             }
         });
+    }
+
+    /// Remembers why a bind failed or went down.
+    pub(crate) fn note_error(&self, reason: &str) {
+        self.status
+            .send_modify(|s| s.last_error = Some(reason.to_owned()));
     }
 
     /// True when no submitting bind has been up for longer than `failover_after`.

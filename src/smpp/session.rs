@@ -156,6 +156,9 @@ impl Session {
 
     /// Bind changes are news, not work: dropped if the event channel is full.
     fn emit_status(&self, event: Event) {
+        if let Event::BindFailed { reason, .. } | Event::BindDown { reason, .. } = &event {
+            self.shared.note_error(reason);
+        }
         let _ = self.shared.events.try_send(event);
     }
 

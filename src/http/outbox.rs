@@ -1,0 +1,102 @@
+//! The outbox behind the HTTP routes: [`Intake`] for [`Outbox`].
+//!
+//! Owns the translation between the routes' vocabulary and the outbox's (stored responses,
+//! errors, readiness). Must not touch: the store directly. Used by `app`.
+
+use super::intake::{CarrierReadiness, Intake, IntakeError, Readiness, StoredResponse};
+use crate::outbox::{IdempotencyRecord, Message, MessageId, Outbox, StoreError, Transition};
+
+fn stored(record: IdempotencyRecord) -> StoredResponse {
+    StoredResponse {
+        owner: record.owner,
+        key: record.key,
+        body_hash: record.body_hash,
+        status: record.status,
+        body: record.response,
+        created_at: record.created_at,
+    }
+}
+
+fn unavailable(e: StoreError) -> IntakeError {
+    match e {
+        StoreError::IdempotencyExists(record) => IntakeError::IdempotencyExists(stored(*record)),
+        other => IntakeError::Unavailable(other.to_string()),
+    }
+}
+
+impl Intake for Outbox {
+    async fn accept(
+        &self,
+        messages: Vec<Message>,
+        idempotency: Option<StoredResponse>,
+    ) -> Result<(), IntakeError> {
+        let record = idempotency.map(|r| IdempotencyRecord {
+            owner: r.owner,
+            key: r.key,
+            body_hash: r.body_hash,
+            status: r.status,
+            response: r.body,
+            created_at: r.created_at,
+        });
+        Outbox::accept(self, messages, record)
+            .await
+            .map_err(unavailable)
+    }
+
+    fn idempotency(&self, owner: &str, key: &str) -> Result<Option<StoredResponse>, IntakeError> {
+        Outbox::idempotency(self, owner, key)
+            .map(|r| r.map(stored))
+            .map_err(unavailable)
+    }
+
+    fn get(&self, id: MessageId) -> Result<Option<Message>, IntakeError> {
+        Outbox::get(self, id).map_err(unavailable)
+    }
+
+    async fn cancel(&self, id: MessageId) -> Result<Option<Message>, IntakeError> {
+        match Outbox::cancel(self, id).await.map_err(unavailable)? {
+            Transition::Applied { message, .. } => Ok(Some(message)),
+            Transition::Illegal(e) => Err(IntakeError::NotCancellable(e.from)),
+            Transition::NotFound => Ok(None),
+        }
+    }
+
+    fn backlog(&self) -> u64 {
+        Outbox::backlog(self)
+    }
+
+    fn readiness(&self) -> Readiness {
+        let carriers = self
+            .router()
+            .carriers()
+            .iter()
+            .map(|c| {
+                let status = c.status();
+                let up = status.submit_binds_up > 0;
+                CarrierReadiness {
+                    name: c.name().to_string(),
+                    up,
+                    reason: if up {
+                        None
+                    } else {
+                        status
+                            .last_error
+                            .or_else(|| Some("not bound yet".to_owned()))
+                    },
+                }
+            })
+            .collect();
+        Readiness {
+            store_ok: true,
+            carriers,
+        }
+    }
+
+    fn carrier_names(&self) -> Vec<String> {
+        self.router()
+            .carriers()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect()
+    }
+}
