@@ -1,65 +1,331 @@
 //! Composition root: builds every part of the daemon and runs it.
 //!
-//! Owns the order in which parts start and stop. Called only by `main.rs`. Today it runs the
-//! demo and `check-config`; `run` arrives with the outbox and its HTTP intake.
+//! Owns the order in which parts start and stop ([`Daemon`]), and the subcommands. Called only
+//! by `main.rs` (and by tests, which start a [`Daemon`] like `korid run` does).
 
-use crate::config::Config;
-use crate::dlr::receipt_keys;
-use crate::sim::{IdStyle, ReceiptOutcome, ReceiptStyle, Sim, SimConfig};
-use crate::smpp::{Carrier, CarrierConfig, Event, OutMessage, SegmentOutcome};
-use kori_smpp::CommandStatus;
-use kori_smpp::receipt::{IdFormat, MessageState, NormalizedId};
-use std::collections::HashMap;
-use std::path::Path;
+use crate::clock::Clock;
+use crate::config::{Config, TokenScope};
+use crate::http::{ApiToken, HttpConfig, Scope};
+use crate::outbox::{Outbox, OutboxConfig};
+use crate::smpp::{Carrier, CarrierConfig, Router};
+use crate::store::{Store, StoreError};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio::time::timeout;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::{error, info};
 
-/// The messages the demo sends: each kind of text an operator meets in the field, and two
-/// numbers the simulator treats badly.
-const SAMPLES: &[(&str, &str, &str)] = &[
-    (
-        "plain GSM 7-bit",
-        "+358401234567",
-        "Your order 1042 is ready for pickup. Reply STOP to opt out",
-    ),
-    (
-        "GSM 7-bit with extension characters",
-        "+358401234567",
-        "Save 10€ today with code [BACK10] {48h only}",
-    ),
-    (
-        "Finnish",
-        "+358401234568",
-        "Hei Aino! Ostoskorisi odottaa: päivän tarjous, 2 kpl Kynttilä. Vastaa STOP",
-    ),
-    (
-        "long message (3 segments)",
-        "+46701234567",
-        "Hi Sam, you left 3 items in your cart at Demo Shop: a linen shirt, a wool scarf and a \
-         pair of leather gloves. They are still reserved for you, and with code BACK10 you save \
-         10% on the whole order until Sunday. Finish your order at https://shop.example/k/c/8fK2a \
-         - questions? Just reply to this message. Reply STOP to opt out",
-    ),
-    (
-        "UCS-2 with an emoji",
-        "+358401234569",
-        "Your cart misses you 🛒 Come back for 10% off: BACK10",
-    ),
-    (
-        "a number the SMSC refuses",
-        "+35899000001",
-        "This one is refused by the carrier",
-    ),
-    (
-        "a handset that is switched off",
-        "+35845000002",
-        "This one is never delivered",
-    ),
-];
+/// Receipts, MO and bind changes waiting for the outbox; when full, sessions answer the SMSC
+/// with a temporary error so it delivers again.
+const EVENT_QUEUE: usize = 65_536;
+
+/// Where the store lives.
+#[derive(Debug, Clone)]
+pub enum StoreLocation {
+    /// A directory on disk.
+    Path(PathBuf),
+    /// A temporary store, deleted on exit (`korid demo`, tests).
+    Temporary,
+}
+
+/// Everything a running Kori is built from.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// The store.
+    pub store: StoreLocation,
+    /// The HTTP intake.
+    pub http: HttpConfig,
+    /// The carriers.
+    pub carriers: Vec<CarrierConfig>,
+    /// The outbox's retry and receipt settings.
+    pub outbox: OutboxConfig,
+}
+
+impl DaemonConfig {
+    /// The daemon a config file describes.
+    pub fn from_config(config: &Config) -> Self {
+        let tokens = config
+            .tokens
+            .iter()
+            .map(|t| ApiToken {
+                name: t.name.clone(),
+                secret: t.secret.clone(),
+                scope: match t.scope {
+                    TokenScope::Admin => Scope::Admin,
+                    TokenScope::Shop(_) => Scope::Shop,
+                },
+            })
+            .collect();
+        let http = HttpConfig {
+            listen: config.http.listen,
+            max_body: config.http.max_body,
+            high_water: config.http.high_water,
+            request_timeout: config.http.request_timeout,
+            tokens,
+            ..HttpConfig::default()
+        };
+        let outbox = OutboxConfig {
+            receipt_timeout: config
+                .carriers
+                .iter()
+                .map(|c| (c.name().to_owned(), c.receipt_timeout))
+                .collect(),
+            ..OutboxConfig::default()
+        };
+        Self {
+            store: if config.store.temporary {
+                StoreLocation::Temporary
+            } else {
+                StoreLocation::Path(config.store.path.clone())
+            },
+            http,
+            carriers: config.carriers.iter().map(|c| c.smpp()).collect(),
+            outbox,
+        }
+    }
+}
+
+/// Why Kori could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store would not open.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The HTTP listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A running Kori: store, carrier sessions, outbox and HTTP intake.
+pub struct Daemon {
+    outbox: Outbox,
+    store: Store,
+    http_addr: SocketAddr,
+    http_cancel: CancellationToken,
+    http: JoinHandle<std::io::Result<()>>,
+    work_cancel: CancellationToken,
+    carriers_cancel: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Daemon {
+    /// Opens the store, starts the carriers' binds, recovers and starts the outbox, and
+    /// listens for HTTP. Binds come up in the background; `/readyz` reports them.
+    pub async fn start(config: DaemonConfig, clock: Clock) -> Result<Daemon, StartError> {
+        let store = match &config.store {
+            StoreLocation::Path(path) => Store::open(path)?,
+            StoreLocation::Temporary => Store::open_temporary()?,
+        };
+        let tracker = TaskTracker::new();
+        let carriers_cancel = CancellationToken::new();
+        let work_cancel = CancellationToken::new();
+        let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+        let carriers = config
+            .carriers
+            .into_iter()
+            .map(|c| Carrier::start(c, events_tx.clone(), &carriers_cancel, &tracker))
+            .collect();
+        drop(events_tx);
+        let router = Router::new(carriers);
+        let outbox = Outbox::start(
+            store.clone(),
+            router,
+            events_rx,
+            config.outbox,
+            clock,
+            &work_cancel,
+            &tracker,
+        )
+        .await?;
+        let listener = TcpListener::bind(config.http.listen)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: config.http.listen,
+                source,
+            })?;
+        let http_addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: config.http.listen,
+            source,
+        })?;
+        let http_cancel = CancellationToken::new();
+        let http = tokio::spawn(crate::http::serve(
+            listener,
+            config.http,
+            Arc::new(outbox.clone()),
+            http_cancel.clone(),
+        ));
+        info!(%http_addr, "listening");
+        Ok(Daemon {
+            outbox,
+            store,
+            http_addr,
+            http_cancel,
+            http,
+            work_cancel,
+            carriers_cancel,
+            tracker,
+        })
+    }
+
+    /// The outbox.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Where the HTTP intake listens.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// Stops in order: intake (requests in progress finish), then the dispatcher stops
+    /// handing out messages, then the binds answer what is in flight and unbind, then the
+    /// store flushes and closes.
+    pub async fn stop(self) {
+        self.http_cancel.cancel();
+        match self.http.await {
+            Ok(Err(e)) => error!(error = %e, "HTTP intake ended with an error"),
+            Err(e) => error!(error = %e, "HTTP intake task failed"),
+            Ok(Ok(())) => {}
+        }
+        self.work_cancel.cancel();
+        self.carriers_cancel.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+        drop(self.outbox);
+        if let Err(e) = self.store.close().await {
+            error!(error = %e, "closing the store");
+        }
+    }
+}
+
+/// `korid run --config PATH`: the daemon, until SIGTERM or SIGINT.
+pub fn run(path: &Path) -> ExitCode {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(EXIT_CONFIG_INVALID);
+        }
+    };
+    crate::telemetry::init(&config.telemetry);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("korid: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let daemon = match Daemon::start(DaemonConfig::from_config(&config), Clock::system()).await
+        {
+            Ok(daemon) => daemon,
+            Err(e) => {
+                error!(error = %e, "cannot start");
+                eprintln!("korid: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        shutdown_signal().await;
+        info!("stopping");
+        daemon.stop().await;
+        info!("stopped");
+        ExitCode::SUCCESS
+    })
+}
+
+/// Resolves on SIGTERM (systemd's stop) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `korid demo`: see [`crate::demo`].
+pub fn demo() -> ExitCode {
+    crate::demo::main()
+}
+
+/// How long `korid messages show` waits for the daemon.
+const CLI_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `korid messages show ID --config PATH`: asks the running daemon (its HTTP intake, with the
+/// first admin token of the config) and prints the message as JSON.
+pub fn messages_show(config_path: &Path, id: &str) -> ExitCode {
+    let config = match Config::load(config_path) {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(EXIT_CONFIG_INVALID);
+        }
+    };
+    let Some(token) = config.tokens.iter().find(|t| t.scope == TokenScope::Admin) else {
+        eprintln!("korid: the config has no admin token to ask the daemon with");
+        return ExitCode::FAILURE;
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("korid: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let url = format!("http://{}/v1/messages/{id}", config.http.listen);
+    let answer = runtime.block_on(tokio::time::timeout(
+        CLI_TIMEOUT,
+        crate::http::client::get(&url, token.secret.expose()),
+    ));
+    match answer {
+        Ok(Ok((200, body))) => {
+            println!("{body}");
+            ExitCode::SUCCESS
+        }
+        Ok(Ok((status, body))) => {
+            eprintln!("korid: the daemon answered {status}: {body}");
+            ExitCode::FAILURE
+        }
+        Ok(Err(e)) => {
+            eprintln!("korid: cannot reach the daemon at {url}: {e}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("korid: no answer from the daemon at {url} within {CLI_TIMEOUT:?}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// Exit status of `korid check-config` when the file has problems (or cannot be read); 1 is
 /// left for failures of korid itself.
@@ -90,173 +356,4 @@ pub fn check_config(path: &Path) -> ExitCode {
             ExitCode::from(EXIT_CONFIG_INVALID)
         }
     }
-}
-
-/// How long the demo waits for anything before it gives up.
-const PATIENCE: Duration = Duration::from_secs(20);
-
-/// `korid demo`: the main job on embedded defaults.
-///
-/// Starts the SMSC simulator on 127.0.0.1 and a carrier session bound to it over real SMPP,
-/// sends the sample messages, and prints what the SMSC received, each receipt and each final
-/// state. The simulator answers with hex message ids and reports them in decimal in its
-/// receipts, as some carriers do.
-pub fn demo() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("korid demo: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run_demo()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("korid demo: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-type DemoResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
-
-async fn run_demo() -> DemoResult<()> {
-    println!(
-        "Kori demo: sample messages through a real SMPP 3.4 session to the built-in SMSC simulator\n"
-    );
-    let sim = Sim::start(SimConfig {
-        message_ids: IdStyle::Hex,
-        first_message_id: 0x1A_2B00,
-        receipt_id_in_text: Some(IdStyle::Decimal),
-        receipts: ReceiptStyle::Text,
-        receipt_delay: Duration::from_millis(300),
-        outcome_rules: vec![("35845".to_owned(), ReceiptOutcome::UNDELIVERABLE)],
-        faults: crate::sim::Faults {
-            reject_destinations: vec![(
-                "35899".to_owned(),
-                CommandStatus::InvalidDestinationAddress,
-            )],
-            ..crate::sim::Faults::default()
-        },
-        ..SimConfig::default()
-    })
-    .await?;
-    println!("SMSC simulator listening on {}", sim.addr());
-    let mut smsc = sim.subscribe();
-    let mut config = CarrierConfig::new("demo-smsc", "127.0.0.1", sim.addr().port());
-    config.system_id = "kori-demo".to_owned();
-    config.dlr_id = IdFormat::Hex;
-    let (events_tx, mut events) = mpsc::channel(1024);
-    let cancel = CancellationToken::new();
-    let tracker = TaskTracker::new();
-    let carrier = Carrier::start(config, events_tx, &cancel, &tracker);
-    timeout(PATIENCE, carrier.wait_up())
-        .await
-        .map_err(|_| "the bind did not come up")?;
-    println!("bound as transceiver (system_id kori-demo, interface version 3.4)\n");
-
-    // Submit key → (sample, segment), and what each sample ended as.
-    let mut awaiting: HashMap<NormalizedId, usize> = HashMap::new();
-    let mut finals: Vec<String> = vec![String::new(); SAMPLES.len()];
-    let mut receipts_due = 0;
-    for (n, (label, to, text)) in SAMPLES.iter().enumerate() {
-        let message = OutMessage::from_text(
-            carrier.config(),
-            "DemoShop",
-            to,
-            text,
-            None,
-            0x40 + n as u16,
-        )?;
-        println!("[{}] {label} → {to}", n + 1);
-        println!("    text: {text:?}");
-        let segments = message.segments.len();
-        let outcome = timeout(PATIENCE, carrier.send(message, false))
-            .await
-            .map_err(|_| "no submit_sm_resp")??;
-        for _ in 0..segments {
-            let submit = timeout(PATIENCE, smsc.next_submit())
-                .await?
-                .ok_or("the simulator stopped")?;
-            let coding = match submit.data_coding {
-                0x00 => "GSM 7-bit",
-                0x08 => "UCS-2",
-                other => return Err(format!("unexpected data_coding {other:#04x}").into()),
-            };
-            let part = match submit.concat {
-                Some((reference, total, seq)) => format!("part {seq}/{total} (ref {reference:#x})"),
-                None => "single part".to_owned(),
-            };
-            println!(
-                "    SMSC got submit_sm: {coding} (data_coding {:#04x}), {part}: {:?}",
-                submit.data_coding,
-                submit.text.as_deref().unwrap_or("")
-            );
-        }
-        for segment in &outcome.segments {
-            match segment {
-                SegmentOutcome::Accepted { message_id, key } => {
-                    println!("    submit_sm_resp: accepted, SMSC message id {message_id}");
-                    awaiting.insert(key.clone(), n);
-                    receipts_due += 1;
-                    finals[n] = "submitted".to_owned();
-                }
-                SegmentOutcome::Rejected { status } => {
-                    println!("    submit_sm_resp: rejected with {status}");
-                    finals[n] = format!("rejected ({status})");
-                }
-                other => finals[n] = format!("{other:?}"),
-            }
-        }
-        println!();
-    }
-
-    println!("Receipts (the SMSC writes the id in decimal; Kori matches it to the hex submit id):");
-    let mut states: HashMap<usize, Vec<MessageState>> = HashMap::new();
-    while receipts_due > 0 {
-        let event = timeout(PATIENCE, events.recv())
-            .await
-            .map_err(|_| "receipts did not arrive")?;
-        let Some(Event::Receipt { receipt, .. }) = event else {
-            continue;
-        };
-        let Some(n) = receipt_keys(&receipt).find_map(|k| awaiting.remove(&k)) else {
-            return Err(format!("receipt id:{} matches no submit", receipt.message_id).into());
-        };
-        receipts_due -= 1;
-        println!(
-            "    id:{} → [{}] {}",
-            receipt.message_id,
-            n + 1,
-            receipt.state
-        );
-        states.entry(n).or_default().push(receipt.state);
-    }
-    for (n, parts) in states {
-        finals[n] = if parts.iter().all(|s| *s == MessageState::Delivered) {
-            "delivered".to_owned()
-        } else {
-            "undeliverable".to_owned()
-        };
-    }
-
-    println!("\nFinal states:");
-    for (n, ((label, _, _), state)) in SAMPLES.iter().zip(&finals).enumerate() {
-        println!("    [{}] {label}: {state}", n + 1);
-    }
-    cancel.cancel();
-    tracker.close();
-    timeout(PATIENCE, tracker.wait())
-        .await
-        .map_err(|_| "the bind did not stop")?;
-    let unbound = sim.stats().unbinds;
-    println!(
-        "\nUnbound from the SMSC ({unbound} unbind answered); every receipt matched its submit."
-    );
-    sim.shutdown().await;
-    Ok(())
 }

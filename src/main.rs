@@ -22,6 +22,29 @@ enum Command {
         /// The config file (TOML).
         path: PathBuf,
     },
+    /// Run the daemon: store, carrier sessions, outbox and HTTP intake, until SIGTERM/SIGINT.
+    Run {
+        /// The config file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Inspect messages (asks the running daemon over its HTTP intake).
+    Messages {
+        #[command(subcommand)]
+        command: MessagesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MessagesCommand {
+    /// Print one message, its parts and times, as JSON.
+    Show {
+        /// The message id.
+        id: String,
+        /// The daemon's config file (for its address and an admin token).
+        #[arg(long, default_value = "/etc/kori/kori.toml")]
+        config: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -29,5 +52,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Demo => kori::app::demo(),
         Command::CheckConfig { path } => kori::app::check_config(&path),
+        Command::Run { config } => kori::app::run(&config),
+        Command::Messages {
+            command: MessagesCommand::Show { id, config },
+        } => kori::app::messages_show(&config, &id),
     }
 }

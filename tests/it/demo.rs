@@ -15,12 +15,14 @@ fn demo_runs_and_exits_zero() {
         String::from_utf8_lossy(&out.stderr)
     );
     for expected in [
-        "every receipt matched its submit",
+        "→ 202 {\"id\"",
         "part 1/3",
         "UCS-2 (data_coding 0x08)",
+        "id:1714944 stat:DELIVRD (submit id 1A2B00)",
+        "long message (3 segments): delivered",
+        "UCS-2 with an emoji: delivered",
         "a number the SMSC refuses: rejected (ESME_RINVDSTADR",
         "a handset that is switched off: undeliverable",
-        "long message (3 segments): delivered",
         "1 unbind answered",
     ] {
         assert!(
