@@ -56,6 +56,11 @@ pub async fn get(url: &str, token: &str) -> Result<(u16, String), ClientError> {
     request("GET", url, token, None).await
 }
 
+/// `DELETE url` with a bearer token: the status and the body.
+pub async fn delete(url: &str, token: &str) -> Result<(u16, String), ClientError> {
+    request("DELETE", url, token, None).await
+}
+
 /// `POST url` with a JSON body and a bearer token: the status and the body.
 pub async fn post_json(
     url: &str,
