@@ -275,6 +275,47 @@ pub fn demo() -> ExitCode {
     crate::demo::main()
 }
 
+/// `korid store backup --config PATH DEST`: a consistent copy of the store at `DEST` (a new
+/// directory), taken while korid is stopped (sled allows one process per store).
+pub fn store_backup(config_path: &Path, dest: &Path) -> ExitCode {
+    let config = match Config::load(config_path) {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(EXIT_CONFIG_INVALID);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("korid: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let store = Store::open(&config.store.path)?;
+        store.backup(dest).await?;
+        store.close().await
+    });
+    match result {
+        Ok(()) => {
+            println!(
+                "backup of {} written to {}",
+                config.store.path.display(),
+                dest.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("korid: backup failed: {e} (is korid still running? stop it first)");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// How long `korid messages show` waits for the daemon.
 const CLI_TIMEOUT: Duration = Duration::from_secs(10);
 

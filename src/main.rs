@@ -28,10 +28,27 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Store maintenance.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Inspect messages (asks the running daemon over its HTTP intake).
     Messages {
         #[command(subcommand)]
         command: MessagesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Write a consistent copy of the store to a new directory (with korid stopped).
+    Backup {
+        /// Where to write the copy (must not exist).
+        dest: PathBuf,
+        /// The config file naming the store.
+        #[arg(long, default_value = "/etc/kori/kori.toml")]
+        config: PathBuf,
     },
 }
 
@@ -53,6 +70,9 @@ fn main() -> ExitCode {
         Command::Demo => kori::app::demo(),
         Command::CheckConfig { path } => kori::app::check_config(&path),
         Command::Run { config } => kori::app::run(&config),
+        Command::Store {
+            command: StoreCommand::Backup { dest, config },
+        } => kori::app::store_backup(&config, &dest),
         Command::Messages {
             command: MessagesCommand::Show { id, config },
         } => kori::app::messages_show(&config, &id),
