@@ -344,10 +344,14 @@ pub fn messages_show(config_path: &Path, id: &str) -> ExitCode {
         }
     };
     let url = format!("http://{}/v1/messages/{id}", config.http.listen);
-    let answer = runtime.block_on(tokio::time::timeout(
-        CLI_TIMEOUT,
-        crate::http::client::get(&url, token.secret.expose()),
-    ));
+    // The timeout's timer must be made inside the runtime.
+    let answer = runtime.block_on(async {
+        tokio::time::timeout(
+            CLI_TIMEOUT,
+            crate::http::client::get(&url, token.secret.expose()),
+        )
+        .await
+    });
     match answer {
         Ok(Ok((200, body))) => {
             println!("{body}");
