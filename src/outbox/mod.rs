@@ -11,7 +11,8 @@ pub mod state;
 pub use dispatch::{Outbox, OutboxConfig, StateChange};
 
 pub use model::{
-    Message, MessageError, MessageId, MessageState, Part, PartState, TextEncoding, UnixMillis,
+    Message, MessageError, MessageId, MessageState, NewMessage, Part, PartState, TextEncoding,
+    UnixMillis,
 };
 pub use state::{Event, IllegalTransition, apply};
 
