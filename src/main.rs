@@ -28,6 +28,12 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Run the built-in SMSC simulator on its own, to try `korid run` without a carrier.
+    Sim {
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:2775")]
+        listen: std::net::SocketAddr,
+    },
     /// Store maintenance.
     Store {
         #[command(subcommand)]
@@ -70,6 +76,7 @@ fn main() -> ExitCode {
         Command::Demo => kori::app::demo(),
         Command::CheckConfig { path } => kori::app::check_config(&path),
         Command::Run { config } => kori::app::run(&config),
+        Command::Sim { listen } => kori::app::sim(listen),
         Command::Store {
             command: StoreCommand::Backup { dest, config },
         } => kori::app::store_backup(&config, &dest),
