@@ -5,5 +5,6 @@ mod config;
 mod demo;
 mod http;
 mod interop_npm;
+mod openapi;
 mod session;
 mod sim;
