@@ -5,6 +5,8 @@
 //! the outbox. Used by every route and extractor; a store failure is logged here and never
 //! shown in a body.
 
+use std::sync::OnceLock;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -206,6 +208,91 @@ impl ApiError {
     }
 }
 
+/// Every problem `type` slug the API can answer with, each once, in the order of the variants.
+///
+/// Built from [`ApiError::kind`] over one value of each variant, so it cannot drift from the
+/// one `match`; `docs/openapi.yaml` lists the same set (checked by the integration tests).
+pub fn all_problem_types() -> &'static [&'static str] {
+    static TYPES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    TYPES.get_or_init(|| {
+        let mut types = Vec::new();
+        for e in one_of_each() {
+            let kind = e.kind().1;
+            if !types.contains(&kind) {
+                types.push(kind);
+            }
+        }
+        types
+    })
+}
+
+/// The HTTP status sent with a problem `type` slug, if the API has that slug.
+pub fn problem_status(kind: &str) -> Option<StatusCode> {
+    one_of_each()
+        .into_iter()
+        .map(|e| e.kind())
+        .find(|(_, k, _)| *k == kind)
+        .map(|(status, _, _)| status)
+}
+
+/// One value of each variant of [`ApiError`]. Adding a variant breaks the build in
+/// [`variant_index`] until it gets an arm there and a value here (the unit test checks both).
+fn one_of_each() -> Vec<ApiError> {
+    vec![
+        ApiError::InvalidJson(String::new()),
+        ApiError::InvalidField {
+            field: String::new(),
+            detail: String::new(),
+        },
+        ApiError::InvalidBody(String::new()),
+        ApiError::UnknownField {
+            field: String::new(),
+        },
+        ApiError::EmptyText,
+        ApiError::TextTooLong {
+            segments: 0,
+            max: 0,
+        },
+        ApiError::InvalidPhone(String::new()),
+        ApiError::UnknownCarrier(String::new()),
+        ApiError::IdempotencyConflict,
+        ApiError::Unauthorized,
+        ApiError::Overloaded { backlog: 0 },
+        ApiError::NotFound,
+        ApiError::MethodNotAllowed,
+        ApiError::NotCancellable(MessageState::Delivered),
+        ApiError::PayloadTooLarge { max: 0 },
+        ApiError::UnsupportedMediaType,
+        ApiError::Timeout,
+        ApiError::Unavailable(String::new()),
+    ]
+}
+
+/// The position of `e`'s variant in [`one_of_each`]: an exhaustive `match`, no wildcard.
+#[cfg_attr(not(test), allow(dead_code))]
+fn variant_index(e: &ApiError) -> usize {
+    match e {
+        ApiError::InvalidJson(_) => 0,
+        ApiError::InvalidField { .. } => 1,
+        ApiError::InvalidBody(_) => 2,
+        ApiError::UnknownField { .. } => 3,
+        ApiError::EmptyText => 4,
+        ApiError::TextTooLong { .. } => 5,
+        ApiError::InvalidPhone(_) => 6,
+        ApiError::UnknownCarrier(_) => 7,
+        ApiError::IdempotencyConflict => 8,
+        ApiError::Unauthorized => 9,
+        ApiError::Overloaded { .. } => 10,
+        ApiError::NotFound => 11,
+        ApiError::MethodNotAllowed => 12,
+        ApiError::NotCancellable(_) => 13,
+        ApiError::PayloadTooLarge { .. } => 14,
+        ApiError::UnsupportedMediaType => 15,
+        ApiError::Timeout => 16,
+        ApiError::Unavailable(_) => 17,
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let Self::Unavailable(cause) = &self {
@@ -243,5 +330,29 @@ mod tests {
         assert_eq!(p.status, 503);
         assert_eq!(p.kind, "store-unavailable");
         assert!(!p.detail.contains("sled"));
+    }
+
+    #[test]
+    fn one_value_of_each_variant() {
+        let all = one_of_each();
+        for (i, e) in all.iter().enumerate() {
+            assert_eq!(variant_index(e), i, "{e:?} is out of place in one_of_each");
+        }
+        let types = all_problem_types();
+        for e in &all {
+            assert!(types.contains(&e.kind().1));
+        }
+        for kind in types {
+            let status = problem_status(kind).unwrap();
+            assert!(
+                status.is_client_error() || status.is_server_error(),
+                "{kind}"
+            );
+        }
+        assert_eq!(
+            problem_status("not-cancellable"),
+            Some(StatusCode::CONFLICT)
+        );
+        assert_eq!(problem_status("rate-limited"), None);
     }
 }

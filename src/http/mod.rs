@@ -66,7 +66,9 @@ mod server;
 mod validate;
 
 pub use auth::{ApiToken, Caller, Scope};
-pub use error::{ApiError, PROBLEM_JSON, Problem, RETRY_AFTER_SECS};
+pub use error::{
+    ApiError, PROBLEM_JSON, Problem, RETRY_AFTER_SECS, all_problem_types, problem_status,
+};
 pub use extract::MAX_IDEMPOTENCY_KEY;
 pub use intake::{CarrierReadiness, Intake, IntakeError, Readiness, StoredResponse};
 pub use routes::messages::{MAX_BATCH, REPLAYED_HEADER};

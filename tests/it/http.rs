@@ -25,7 +25,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-const ADMIN: &str = "admin-token";
+pub(crate) const ADMIN: &str = "admin-token";
 const SHOP_A: &str = "shop-a-token";
 const SHOP_B: &str = "shop-b-token";
 /// Guard against hangs only; nothing waits for it to pass.
@@ -33,16 +33,16 @@ const GUARD: Duration = Duration::from_secs(30);
 
 /// The test double: messages and idempotency records in maps, every `accept` call logged.
 #[derive(Default)]
-struct MemoryIntake {
+pub(crate) struct MemoryIntake {
     messages: Mutex<HashMap<MessageId, Message>>,
     keys: Mutex<HashMap<(String, String), StoredResponse>>,
     /// Size of each `accept` call, in order.
     accepts: Mutex<Vec<usize>>,
-    backlog: AtomicU64,
-    store_broken: AtomicBool,
+    pub(crate) backlog: AtomicU64,
+    pub(crate) store_broken: AtomicBool,
     /// `idempotency()` answers None, as if a racing request had not stored its key yet.
     hide_keys: AtomicBool,
-    carriers_down: Mutex<Vec<String>>,
+    pub(crate) carriers_down: Mutex<Vec<String>>,
     /// When set, `accept` announces itself on `entered` and waits for `release`.
     gate: Option<(Notify, Notify)>,
 }
@@ -138,7 +138,7 @@ impl Intake for MemoryIntake {
     }
 }
 
-fn config() -> HttpConfig {
+pub(crate) fn config() -> HttpConfig {
     let token = |name: &str, secret: &str, scope| ApiToken {
         name: name.into(),
         secret: Secret::new(secret),
@@ -156,18 +156,18 @@ fn config() -> HttpConfig {
     }
 }
 
-struct Server {
-    addr: SocketAddr,
-    intake: Arc<MemoryIntake>,
+pub(crate) struct Server {
+    pub(crate) addr: SocketAddr,
+    pub(crate) intake: Arc<MemoryIntake>,
     cancel: CancellationToken,
     task: JoinHandle<std::io::Result<()>>,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: hyper::HeaderMap,
-    body: Bytes,
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: hyper::HeaderMap,
+    pub(crate) body: Bytes,
 }
 
 impl Reply {
@@ -195,7 +195,7 @@ impl Reply {
     }
 }
 
-async fn start(config: HttpConfig, intake: MemoryIntake) -> Server {
+pub(crate) async fn start(config: HttpConfig, intake: MemoryIntake) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let intake = Arc::new(intake);
@@ -212,7 +212,7 @@ async fn start(config: HttpConfig, intake: MemoryIntake) -> Server {
 }
 
 impl Server {
-    async fn request(
+    pub(crate) async fn request(
         &self,
         method: Method,
         path: &str,
@@ -281,7 +281,7 @@ impl Server {
         assert!(self.intake.keys.lock().unwrap().is_empty());
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.cancel.cancel();
         tokio::time::timeout(GUARD, self.task)
             .await
@@ -770,7 +770,7 @@ async fn health_and_readiness() {
 
 /// Writes `head`, then `body` from another task (the server may answer before reading it
 /// all), and returns the status and the body of the answer.
-async fn raw_exchange(addr: SocketAddr, head: String, body: Vec<u8>) -> (u16, Value) {
+pub(crate) async fn raw_exchange(addr: SocketAddr, head: String, body: Vec<u8>) -> (u16, Value) {
     let stream = TcpStream::connect(addr).await.unwrap();
     let (mut read, mut write) = stream.into_split();
     write.write_all(head.as_bytes()).await.unwrap();

@@ -6,6 +6,7 @@ mod config;
 mod demo;
 mod http;
 mod interop_npm;
+mod openapi;
 mod outbox;
 mod session;
 mod sim;
