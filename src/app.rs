@@ -209,25 +209,38 @@ impl Daemon {
     }
 }
 
+/// The config file, or the exit status after printing its problems.
+fn load_config(path: &Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|errors| {
+        eprintln!("{errors}");
+        ExitCode::from(EXIT_CONFIG_INVALID)
+    })
+}
+
+/// A tokio runtime (multi-threaded for the daemon and the simulator, one thread for the CLI),
+/// or the exit status after saying why there is none.
+fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, ExitCode> {
+    let mut builder = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder.enable_all().build().map_err(|e| {
+        eprintln!("korid: cannot start the runtime: {e}");
+        ExitCode::FAILURE
+    })
+}
+
 /// `korid run --config PATH`: the daemon, until SIGTERM or SIGINT.
 pub fn run(path: &Path) -> ExitCode {
-    let config = match Config::load(path) {
+    let config = match load_config(path) {
         Ok(config) => config,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return ExitCode::from(EXIT_CONFIG_INVALID);
-        }
+        Err(code) => return code,
     };
     crate::telemetry::init(&config.telemetry);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(true) {
         Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("korid: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async {
         let daemon = match Daemon::start(DaemonConfig::from_config(&config), Clock::system()).await
@@ -278,22 +291,13 @@ pub fn demo() -> ExitCode {
 /// `korid store backup --config PATH DEST`: a consistent copy of the store at `DEST` (a new
 /// directory), taken while korid is stopped (sled allows one process per store).
 pub fn store_backup(config_path: &Path, dest: &Path) -> ExitCode {
-    let config = match Config::load(config_path) {
+    let config = match load_config(config_path) {
         Ok(config) => config,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return ExitCode::from(EXIT_CONFIG_INVALID);
-        }
+        Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(false) {
         Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("korid: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = runtime.block_on(async {
         let store = Store::open(&config.store.path)?;
@@ -320,15 +324,9 @@ pub fn store_backup(config_path: &Path, dest: &Path) -> ExitCode {
 /// without a carrier (binds with any credentials, answers submits, sends receipts after one
 /// second). Runs until SIGTERM/SIGINT.
 pub fn sim(listen: SocketAddr) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(true) {
         Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("korid: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async {
         let sim = match crate::sim::Sim::start_on(listen, crate::sim::SimConfig::default()).await {
@@ -359,26 +357,17 @@ const CLI_TIMEOUT: Duration = Duration::from_secs(10);
 /// `korid messages show ID --config PATH`: asks the running daemon (its HTTP intake, with the
 /// first admin token of the config) and prints the message as JSON.
 pub fn messages_show(config_path: &Path, id: &str) -> ExitCode {
-    let config = match Config::load(config_path) {
+    let config = match load_config(config_path) {
         Ok(config) => config,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return ExitCode::from(EXIT_CONFIG_INVALID);
-        }
+        Err(code) => return code,
     };
     let Some(token) = config.tokens.iter().find(|t| t.scope == TokenScope::Admin) else {
         eprintln!("korid: the config has no admin token to ask the daemon with");
         return ExitCode::FAILURE;
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(false) {
         Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("korid: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let url = format!("http://{}/v1/messages/{id}", config.http.listen);
     // The timeout's timer must be made inside the runtime.
