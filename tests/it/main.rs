@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod config;
+mod crash;
 mod demo;
 mod http;
 mod interop_npm;
