@@ -12,7 +12,8 @@ use super::state::Event;
 use crate::clock::Clock;
 use crate::dlr;
 use crate::smpp::{
-    self, CarrierConfig, Delivery, MessageOutcome, OutMessage, Router, SegmentOutcome, SendError,
+    self, CarrierConfig, Delivery, MessageOutcome, OutMessage, ReceiptAck, Router, SegmentOutcome,
+    SendError,
 };
 use crate::store::{IdempotencyRecord, Store, StoreError, Transition};
 use kori_smpp::receipt::{MessageState as ReceiptState, Receipt};
@@ -31,8 +32,13 @@ const DUE_BATCH: usize = 1_024;
 const IN_FLIGHT: usize = 16_384;
 /// How long a receipt that matches no submit yet is kept for its submit to be recorded.
 const PARK_FOR: Duration = Duration::from_secs(120);
-/// Most receipts parked at once; the oldest go first.
+/// Most receipts parked at once; beyond that the SMSC is asked to deliver again later.
 const PARK_MAX: usize = 100_000;
+/// How long the SMSC waits for the answer to a parked receipt. Its submit is normally recorded
+/// within milliseconds, and then the receipt is recorded and answered; one still parked after
+/// this is answered ESME_ROK and kept in memory (a receipt for a submit this Kori never
+/// recorded, e.g. one sent again after a restart, would otherwise come back forever).
+const PARK_ANSWER_AFTER: Duration = Duration::from_secs(2);
 /// How often missing receipts and outlived validity are checked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
@@ -88,10 +94,11 @@ struct Shared {
     parked: Mutex<Parked>,
 }
 
-/// Receipts whose submit is not recorded yet, by (carrier, key).
+/// Receipts whose submit is not recorded yet, by (carrier, key), with when they came and
+/// the SMSC's answer.
 #[derive(Default)]
 struct Parked {
-    receipts: HashMap<(String, String), (Box<Receipt>, UnixMillis)>,
+    receipts: HashMap<(String, String), (Box<Receipt>, UnixMillis, ReceiptAck)>,
 }
 
 /// A handle on the running outbox.
@@ -484,14 +491,22 @@ fn retry(shared: &Shared, message: &Message, reason: String) -> Event {
     }
 }
 
-async fn record(shared: &Shared, id: MessageId, event: Event) {
+/// Records an event; false when the store could not (the event is not on disk).
+async fn record(shared: &Shared, id: MessageId, event: Event) -> bool {
     let name = event.name();
     match shared.transition(id, event, shared.clock.now()).await {
-        Ok(Transition::Applied { .. }) => {}
-        Ok(Transition::Illegal(e)) => debug!(%id, error = %e, "event does not apply"),
-        Ok(Transition::NotFound) => warn!(%id, event = name, "message not found"),
+        Ok(Transition::Applied { .. }) => true,
+        Ok(Transition::Illegal(e)) => {
+            debug!(%id, error = %e, "event does not apply");
+            true
+        }
+        Ok(Transition::NotFound) => {
+            warn!(%id, event = name, "message not found");
+            true
+        }
         Err(e) => {
-            warn!(%id, event = name, error = %e, "cannot record the outcome; the next start resolves it")
+            warn!(%id, event = name, error = %e, "cannot record the outcome; the next start resolves it");
+            false
         }
     }
 }
@@ -556,9 +571,11 @@ async fn receipt_loop(
             },
         };
         match event {
-            smpp::Event::Receipt { carrier, receipt } => {
-                on_receipt(&shared, &carrier, receipt).await
-            }
+            smpp::Event::Receipt {
+                carrier,
+                receipt,
+                ack,
+            } => on_receipt(&shared, &carrier, receipt, ack).await,
             smpp::Event::Mo(mo) => {
                 debug!(carrier = %mo.carrier, parts = mo.parts, "MO message (handled by the recovery engine)")
             }
@@ -585,9 +602,12 @@ fn part_state(state: ReceiptState) -> Option<PartState> {
     }
 }
 
-async fn on_receipt(shared: &Shared, carrier: &str, receipt: Box<Receipt>) {
+/// Records a receipt, then answers the SMSC (`ack`): only a receipt on disk is acknowledged,
+/// so one that a crash catches in memory is delivered again.
+async fn on_receipt(shared: &Shared, carrier: &str, receipt: Box<Receipt>, ack: ReceiptAck) {
     let Some(state) = part_state(receipt.state) else {
         debug!(%carrier, state = %receipt.state, "intermediate receipt");
+        ack.recorded();
         return;
     };
     for key in dlr::receipt_keys(&receipt) {
@@ -595,39 +615,56 @@ async fn on_receipt(shared: &Shared, carrier: &str, receipt: Box<Receipt>) {
         match shared.store.find_by_carrier_key(carrier, &key) {
             Ok(Some((id, part))) => {
                 let error_code = receipt_error(&receipt);
-                record(
-                    shared,
-                    id,
-                    Event::Receipt {
-                        part,
-                        state,
-                        error_code,
-                    },
-                )
-                .await;
+                let event = Event::Receipt {
+                    part,
+                    state,
+                    error_code,
+                };
+                if record(shared, id, event).await {
+                    ack.recorded();
+                } else {
+                    ack.retry_later();
+                }
                 return;
             }
             Ok(None) => {}
             Err(e) => {
-                warn!(%carrier, error = %e, "cannot look the receipt up");
+                warn!(%carrier, error = %e, "cannot look the receipt up; the SMSC will deliver it again");
+                ack.retry_later();
                 return;
             }
         }
     }
-    // Its submit may not be recorded yet (the SMSC was quicker than our write): park it.
+    // Its submit may not be recorded yet (the SMSC was quicker than our write): park it, and
+    // answer once it is recorded (`unpark`) or after PARK_ANSWER_AFTER (`answer_parked`).
     let now = shared.clock.now();
-    if let Ok(mut parked) = shared.parked.lock() {
-        let expired = now - Clock::span(PARK_FOR);
-        parked.receipts.retain(|_, (_, at)| *at > expired);
-        if parked.receipts.len() < PARK_MAX {
-            for key in dlr::receipt_keys(&receipt) {
-                parked.receipts.insert(
-                    (carrier.to_owned(), key.to_string()),
-                    (receipt.clone(), now),
-                );
+    let Ok(mut parked) = shared.parked.lock() else {
+        ack.retry_later();
+        return;
+    };
+    let expired = now - Clock::span(PARK_FOR);
+    parked.receipts.retain(|_, (_, at, _)| *at > expired);
+    if parked.receipts.len() < PARK_MAX {
+        for key in dlr::receipt_keys(&receipt) {
+            parked.receipts.insert(
+                (carrier.to_owned(), key.to_string()),
+                (receipt.clone(), now, ack.clone()),
+            );
+        }
+    } else {
+        warn!(%carrier, "too many unmatched receipts; the SMSC will deliver this one again");
+        ack.retry_later();
+    }
+}
+
+/// Answers ESME_ROK for receipts parked longer than [`PARK_ANSWER_AFTER`]; they stay parked.
+fn answer_parked(shared: &Shared, now: UnixMillis) {
+    let due = now - Clock::span(PARK_ANSWER_AFTER);
+    if let Ok(parked) = shared.parked.lock() {
+        for (_, at, ack) in parked.receipts.values() {
+            if *at <= due {
+                ack.recorded();
             }
-        } else {
-            warn!(%carrier, "too many unmatched receipts; dropping one");
         }
     }
 }
@@ -645,20 +682,20 @@ fn receipt_error(receipt: &Receipt) -> Option<String> {
 
 /// A submit was recorded: receipts parked for its keys can be applied now.
 async fn unpark(shared: &Shared, carrier: &str, keys: &[String]) {
-    let waiting: Vec<Box<Receipt>> = match shared.parked.lock() {
+    let waiting: Vec<(Box<Receipt>, ReceiptAck)> = match shared.parked.lock() {
         Ok(mut parked) if !parked.receipts.is_empty() => keys
             .iter()
             .filter_map(|k| {
                 parked
                     .receipts
                     .remove(&(carrier.to_owned(), k.clone()))
-                    .map(|(r, _)| r)
+                    .map(|(r, _, ack)| (r, ack))
             })
             .collect(),
         _ => return,
     };
-    for receipt in waiting {
-        on_receipt(shared, carrier, receipt).await;
+    for (receipt, ack) in waiting {
+        on_receipt(shared, carrier, receipt, ack).await;
     }
 }
 
@@ -672,6 +709,7 @@ async fn sweep_loop(shared: Arc<Shared>, cancel: CancellationToken) {
             _ = tick.tick() => {}
         }
         let now = shared.clock.now();
+        answer_parked(&shared, now);
         // Messages waiting for receipts longer than their carrier allows become `unknown`.
         let shortest = shared
             .config

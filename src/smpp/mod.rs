@@ -31,8 +31,9 @@ use kori_smpp::segment::{SplitMethod, SplitOptions, split};
 use kori_smpp::text::{EncodingChoice, TextError, choose};
 use kori_smpp::{Address, CommandStatus, Npi, RegisteredDelivery, SubmitSm, Ton};
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 /// A carrier's name as configured (`[[carrier]] name`), cheap to clone into logs and events.
 pub type CarrierName = Arc<str>;
@@ -314,6 +315,64 @@ pub struct MoMessage {
     pub parts: usize,
 }
 
+/// The answer a receipt's `deliver_sm` waits for. Kori acknowledges a receipt to the SMSC only
+/// once it is recorded on disk, so a receipt that a `kill -9` caught in memory is delivered
+/// again by the SMSC rather than lost (design.md "Messages (outbox)", durability).
+///
+/// Clones share one answer (a receipt is parked under several keys); the first answer counts.
+/// Dropped unanswered (Kori stopping, the event never read), the SMSC is answered 0x64
+/// ESME_RX_T_APPN and delivers the receipt again later.
+#[derive(Clone)]
+pub struct ReceiptAck(Arc<Mutex<Option<oneshot::Sender<CommandStatus>>>>);
+
+impl ReceiptAck {
+    /// An answer to give, and where the session waits for it.
+    pub(crate) fn new() -> (Self, oneshot::Receiver<CommandStatus>) {
+        let (tx, rx) = oneshot::channel();
+        (Self(Arc::new(Mutex::new(Some(tx)))), rx)
+    }
+
+    /// The receipt is recorded (or there is nothing to record): answer ESME_ROK.
+    pub fn recorded(&self) {
+        self.answer(CommandStatus::Ok);
+    }
+
+    /// The receipt could not be recorded: answer ESME_RX_T_APPN so the SMSC delivers it again.
+    pub fn retry_later(&self) {
+        self.answer(CommandStatus::ReceiverTemporaryError);
+    }
+
+    /// Whether it has been answered.
+    pub fn is_answered(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
+    }
+
+    fn answer(&self, status: CommandStatus) {
+        let sender = self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(sender) = sender {
+            // The bind may be gone; then the SMSC delivers it again on another.
+            let _ = sender.send(status);
+        }
+    }
+}
+
+impl std::fmt::Debug for ReceiptAck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceiptAck")
+            .field("answered", &self.is_answered())
+            .finish()
+    }
+}
+
+impl PartialEq for ReceiptAck {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 /// News from the carrier sessions, in the order it happened per bind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -323,6 +382,8 @@ pub enum Event {
         carrier: CarrierName,
         /// The receipt (boxed: it is much larger than the other events).
         receipt: Box<Receipt>,
+        /// Answer it once the receipt is recorded; the SMSC's `deliver_sm` waits for it.
+        ack: ReceiptAck,
     },
     /// A message from a handset.
     Mo(MoMessage),

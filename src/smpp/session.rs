@@ -12,8 +12,9 @@ use super::carrier::{Job, Shared};
 use super::connect::{Backoff, Connection, codec_error, connect_and_bind};
 use super::error::SessionError;
 use super::window::{Sequence, Window};
-use super::{BindKind, Delivery, Event, MoMessage, SegmentOutcome};
+use super::{BindKind, Delivery, Event, MoMessage, ReceiptAck, SegmentOutcome};
 use crate::dlr;
+use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
 use kori_smpp::receipt::Receipt;
 use kori_smpp::segment::Part;
@@ -22,9 +23,13 @@ use kori_smpp::{
     TlvList, error_response,
 };
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
@@ -53,6 +58,35 @@ enum End {
     Shutdown,
     /// The connection was lost; reconnect.
     Lost(SessionError),
+}
+
+/// How a `deliver_sm` (or `data_sm`) is answered.
+enum DeliverAnswer {
+    /// At once, with this status.
+    Now(CommandStatus),
+    /// A receipt: once the outbox has recorded it (see [`ReceiptAck`]).
+    Later(oneshot::Receiver<CommandStatus>),
+}
+
+/// A receipt's answer being waited for: resolves to the `deliver_sm`'s sequence number, the
+/// status to answer with, and whether it was a `data_sm`.
+struct AwaitAck {
+    seq: u32,
+    data_sm: bool,
+    answer: oneshot::Receiver<CommandStatus>,
+}
+
+impl Future for AwaitAck {
+    type Output = (u32, CommandStatus, bool);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (seq, data_sm) = (self.seq, self.data_sm);
+        Pin::new(&mut self.answer).poll(cx).map(|answer| {
+            // Dropped unanswered: not recorded, so the SMSC must deliver it again.
+            let status = answer.unwrap_or(CommandStatus::ReceiverTemporaryError);
+            (seq, status, data_sm)
+        })
+    }
 }
 
 type Reader = FramedRead<OwnedReadHalf, SmppCodec>;
@@ -234,6 +268,9 @@ struct Connected<'s> {
     unbind_sent: bool,
     /// An enquire_link is in the window.
     enquire_link_pending: bool,
+    /// Receipts waiting to be recorded before their `deliver_sm` is answered. If the
+    /// connection ends first they stay unanswered, and the SMSC delivers them again.
+    acks: FuturesUnordered<AwaitAck>,
 }
 
 impl<'s> Connected<'s> {
@@ -262,6 +299,7 @@ impl<'s> Connected<'s> {
             stopping_until: None,
             unbind_sent: false,
             enquire_link_pending: false,
+            acks: FuturesUnordered::new(),
         }
     }
 
@@ -310,6 +348,9 @@ impl<'s> Connected<'s> {
                 biased;
                 () = self.session.cancel.cancelled(), if self.stopping_until.is_none() => {
                     self.begin_shutdown();
+                }
+                Some((seq, status, data_sm)) = self.acks.next(), if !self.acks.is_empty() => {
+                    self.answer_deliver(seq, status, data_sm).await?;
                 }
                 frame = self.reader.next() => match frame {
                     None => return Err(SessionError::ClosedByPeer { carrier: self.session.carrier().clone() }),
@@ -504,16 +545,22 @@ impl<'s> Connected<'s> {
                     carrier: self.session.carrier().clone(),
                 });
             }
-            Pdu::DeliverSm(sm) => {
-                let status = self.on_deliver(&sm);
-                let resp = Pdu::DeliverSmResp(SmResp::default());
-                self.write(Command::with_status(status, seq, resp)).await?;
-            }
-            Pdu::DataSm(data) => {
-                let status = self.on_deliver(&data_sm_as_deliver(data));
-                let resp = Pdu::DataSmResp(SmResp::default());
-                self.write(Command::with_status(status, seq, resp)).await?;
-            }
+            Pdu::DeliverSm(sm) => match self.on_deliver(&sm) {
+                DeliverAnswer::Now(status) => self.answer_deliver(seq, status, false).await?,
+                DeliverAnswer::Later(answer) => self.acks.push(AwaitAck {
+                    seq,
+                    data_sm: false,
+                    answer,
+                }),
+            },
+            Pdu::DataSm(data) => match self.on_deliver(&data_sm_as_deliver(data)) {
+                DeliverAnswer::Now(status) => self.answer_deliver(seq, status, true).await?,
+                DeliverAnswer::Later(answer) => self.acks.push(AwaitAck {
+                    seq,
+                    data_sm: true,
+                    answer,
+                }),
+            },
             Pdu::AlertNotification(_) | Pdu::Outbind(_) => {
                 debug!(carrier = %self.session.carrier(), command = %header.command_id, "ignored");
             }
@@ -571,28 +618,49 @@ impl<'s> Connected<'s> {
         }
     }
 
-    /// A deliver_sm (or data_sm): a receipt or an MO part. Returns the status to answer with:
-    /// a temporary error when Kori cannot take it now, so the SMSC delivers it again.
-    fn on_deliver(&mut self, sm: &DeliverSm) -> CommandStatus {
+    /// Writes the `deliver_sm_resp` (or `data_sm_resp`) for `seq`.
+    async fn answer_deliver(
+        &mut self,
+        seq: u32,
+        status: CommandStatus,
+        data_sm: bool,
+    ) -> Result<(), SessionError> {
+        let resp = if data_sm {
+            Pdu::DataSmResp(SmResp::default())
+        } else {
+            Pdu::DeliverSmResp(SmResp::default())
+        };
+        self.write(Command::with_status(status, seq, resp)).await
+    }
+
+    /// A deliver_sm (or data_sm): a receipt or an MO part. Returns how to answer: a receipt
+    /// once the outbox has recorded it, anything else at once; a temporary error when Kori
+    /// cannot take it now, so the SMSC delivers it again.
+    fn on_deliver(&mut self, sm: &DeliverSm) -> DeliverAnswer {
         let shared = &self.session.shared;
         let carrier = &shared.config.name;
         // Reserve room for the news first: an MO part must not enter the reassembler if its
         // message could not then be passed on.
         let Ok(permit) = shared.events.try_reserve() else {
             warn!(%carrier, "event queue full; asking the SMSC to deliver again later");
-            return CommandStatus::ReceiverTemporaryError;
+            return DeliverAnswer::Now(CommandStatus::ReceiverTemporaryError);
         };
         if sm.esm_class.is_receipt() {
-            match Receipt::from_deliver_sm(sm) {
-                Ok(receipt) => permit.send(Event::Receipt {
-                    carrier: carrier.clone(),
-                    receipt: Box::new(receipt),
-                }),
-                Err(e) => {
-                    warn!(%carrier, error = %e, "unreadable delivery receipt; accepted and dropped")
+            return match Receipt::from_deliver_sm(sm) {
+                Ok(receipt) => {
+                    let (ack, answer) = ReceiptAck::new();
+                    permit.send(Event::Receipt {
+                        carrier: carrier.clone(),
+                        receipt: Box::new(receipt),
+                        ack,
+                    });
+                    DeliverAnswer::Later(answer)
                 }
-            }
-            return CommandStatus::Ok;
+                Err(e) => {
+                    warn!(%carrier, error = %e, "unreadable delivery receipt; accepted and dropped");
+                    DeliverAnswer::Now(CommandStatus::Ok)
+                }
+            };
         }
         let text_bytes = if sm.short_message.is_empty() {
             sm.tlvs.message_payload().cloned().unwrap_or_default()
@@ -614,7 +682,7 @@ impl<'s> Connected<'s> {
                 mo.expire(now.saturating_sub(600));
                 mo.push(key.clone(), part)
             }
-            Err(_) => return CommandStatus::SystemError,
+            Err(_) => return DeliverAnswer::Now(CommandStatus::SystemError),
         };
         match whole {
             Ok(Some(message)) => match message.text() {
@@ -630,7 +698,7 @@ impl<'s> Connected<'s> {
             Ok(None) => {}
             Err(e) => warn!(%carrier, error = %e, "MO with a malformed user data header; dropped"),
         }
-        CommandStatus::Ok
+        DeliverAnswer::Now(CommandStatus::Ok)
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod crash;
 mod demo;
 mod http;
 mod interop_npm;

@@ -89,7 +89,11 @@ impl Kori {
         let mut out = Vec::with_capacity(n);
         while out.len() < n {
             match guard("receipts", self.events.recv()).await {
-                Some(Event::Receipt { receipt, .. }) => out.push(*receipt),
+                Some(Event::Receipt { receipt, ack, .. }) => {
+                    // The outbox answers once the receipt is on disk; here, at once.
+                    ack.recorded();
+                    out.push(*receipt);
+                }
                 Some(_) => {}
                 None => panic!("event channel closed after {} receipts", out.len()),
             }
@@ -646,6 +650,73 @@ async fn a_full_event_queue_answers_a_temporary_error_and_the_smsc_redelivers() 
     let receipts = kori.receipts(2).await;
     assert_eq!(receipts.len(), 2, "the refused receipt came again");
     assert!(sim.stats().redeliveries >= 1);
+    kori.stop().await;
+}
+
+/// The next receipt and its answer, skipping other events.
+async fn next_receipt(
+    events: &mut mpsc::Receiver<Event>,
+) -> (Box<kori_smpp::receipt::Receipt>, kori::smpp::ReceiptAck) {
+    loop {
+        match guard("a receipt", events.recv()).await {
+            Some(Event::Receipt { receipt, ack, .. }) => return (receipt, ack),
+            Some(_) => {}
+            None => panic!("event channel closed"),
+        }
+    }
+}
+
+/// The status of the next deliver_sm_resp the simulator gets.
+async fn deliver_sm_resp(events: &mut kori::sim::SimEvents) -> Option<CommandStatus> {
+    let resp = events.wait_for(|e| match e {
+        SimEvent::DeliverSmResp { status, .. } => Some(*status),
+        _ => None,
+    });
+    guard("a deliver_sm_resp", resp).await
+}
+
+/// A receipt's deliver_sm is answered only when the outbox says it is recorded, so a crash
+/// before that leaves it with the SMSC, which delivers it again.
+#[tokio::test(start_paused = true)]
+async fn receipt_is_answered_only_once_recorded_and_delivered_again_if_dropped() {
+    let sim = Sim::start(SimConfig {
+        receipt_delay: Duration::from_millis(10),
+        redelivery_delay: Duration::from_secs(5),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut sim_events = sim.subscribe();
+    let mut kori = start(&sim, |_| {}).await;
+    let m = kori.message("+358401234567", "recorded", 0);
+    assert!(kori.carrier.send(m, false).await.unwrap().all_accepted());
+    let (_, ack) = next_receipt(&mut kori.events).await;
+    // Not recorded yet: the SMSC hears nothing, however long it waits.
+    let early = timeout(Duration::from_secs(60), deliver_sm_resp(&mut sim_events)).await;
+    assert!(early.is_err(), "answered before it was recorded: {early:?}");
+    ack.recorded();
+    assert_eq!(
+        deliver_sm_resp(&mut sim_events).await,
+        Some(CommandStatus::Ok)
+    );
+
+    // Dropped unanswered (Kori stopping): a temporary error, and the SMSC delivers it again.
+    let m = kori.message("+358401234567", "dropped", 0);
+    assert!(kori.carrier.send(m, false).await.unwrap().all_accepted());
+    let (first, ack) = next_receipt(&mut kori.events).await;
+    drop(ack);
+    assert_eq!(
+        deliver_sm_resp(&mut sim_events).await,
+        Some(CommandStatus::ReceiverTemporaryError)
+    );
+    let (again, ack) = next_receipt(&mut kori.events).await;
+    assert_eq!(again.message_id, first.message_id);
+    ack.recorded();
+    assert_eq!(
+        deliver_sm_resp(&mut sim_events).await,
+        Some(CommandStatus::Ok)
+    );
+    assert_eq!(sim.stats().redeliveries, 1);
     kori.stop().await;
 }
 
