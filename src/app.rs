@@ -76,6 +76,7 @@ impl DaemonConfig {
                 .iter()
                 .map(|c| (c.name().to_owned(), c.receipt_timeout))
                 .collect(),
+            callback_secret: config.http.callback_secret.clone().unwrap_or_default(),
             ..OutboxConfig::default()
         };
         Self {

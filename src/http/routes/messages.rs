@@ -15,15 +15,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
+use crate::clock::rfc3339;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, idempotency_key, parse};
 use crate::http::intake::{IntakeError, StoredResponse};
 use crate::http::validate::{SendRequest, build};
 use crate::http::{Api, Intake};
-use crate::outbox::{
-    Message, MessageError, MessageId, MessageState, PartState, TextEncoding, UnixMillis,
-};
+use crate::outbox::{Message, MessageError, MessageId, MessageState, PartState, TextEncoding};
 
 /// Most entries in one batch.
 pub const MAX_BATCH: usize = 1000;
@@ -306,13 +305,6 @@ struct PartView<'a> {
     state: PartState,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_code: Option<&'a str>,
-}
-
-/// RFC 3339 in UTC.
-fn rfc3339(ms: UnixMillis) -> String {
-    Timestamp::from_millisecond(ms)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
 }
 
 impl<'a> From<&'a Message> for MessageView<'a> {
