@@ -12,7 +12,7 @@ use hyper::Request;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::time::Duration;
 
 /// Most of an answer's body [`HttpClient::post`] keeps: its callers need the status, at most a
@@ -21,6 +21,9 @@ use std::time::Duration;
 const MAX_ANSWER: usize = 64 * 1024;
 /// The same for the CLI and the demo asking Kori's own API (whose answers are small).
 const MAX_API_ANSWER: usize = 16 << 20;
+/// How long an idle connection is kept for reuse. Callbacks go to many shops' hosts; without a
+/// timer the pool would hold their sockets until the next request to the same host.
+const POOL_IDLE: Duration = Duration::from_secs(30);
 
 /// Why a request failed before an answer came.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +70,10 @@ impl HttpClient {
     /// A client with an empty pool. Must be used inside a tokio runtime.
     pub fn new() -> Self {
         Self {
-            inner: Client::builder(TokioExecutor::new()).build_http(),
+            inner: Client::builder(TokioExecutor::new())
+                .pool_timer(TokioTimer::new())
+                .pool_idle_timeout(POOL_IDLE)
+                .build_http(),
         }
     }
 
