@@ -39,14 +39,14 @@
 //! calls `store`), the API (the HTTP client is a leaf). Started by [`super::Outbox::start`];
 //! woken by the dispatcher when it records a change of a message with a `callback_url`.
 
-use super::model::{Message, MessageError, MessageId, MessageState, PartState, UnixMillis};
+use super::model::{Message, MessageError, MessageId, MessageState, PartView, UnixMillis};
 use crate::clock::{Clock, rfc3339};
 use crate::config::Secret;
 use crate::http::client::{ClientError, HttpClient};
+use crate::smpp::equal_jitter;
 use crate::store::{CallbackRecord, Store};
 use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
-use rand::Rng;
 use serde::Serialize;
 use sha2::Sha256;
 use std::collections::HashSet;
@@ -249,7 +249,9 @@ impl Callbacks {
     async fn failed(&self, record: &CallbackRecord, reason: &str) {
         let id = record.message_id;
         let now = self.clock.now();
-        let delay = jittered(retry_step(record.attempt + 1));
+        // Jittered, so callbacks failing together (a receiver went down) do not all return
+        // together.
+        let delay = equal_jitter(retry_step(record.attempt + 1));
         match next_attempt(record, now, delay) {
             Some(at) => {
                 debug!(%id, seq = record.seq, state = %record.state, attempt = record.attempt + 1, %reason, retry_in_ms = at - now, "callback failed; will try again");
@@ -271,18 +273,10 @@ struct Body<'a> {
     id: String,
     state: MessageState,
     reference: Option<&'a str>,
-    parts: Vec<PartBody<'a>>,
+    parts: Vec<PartView<'a>>,
     at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a MessageError>,
-}
-
-#[derive(Debug, Serialize)]
-struct PartBody<'a> {
-    carrier_message_id: Option<&'a str>,
-    state: PartState,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error_code: Option<&'a str>,
 }
 
 /// The JSON body for `record` of `message`.
@@ -291,15 +285,7 @@ fn body(message: &Message, record: &CallbackRecord) -> Vec<u8> {
         id: message.id.to_string(),
         state: record.state,
         reference: message.reference.as_deref(),
-        parts: message
-            .parts
-            .iter()
-            .map(|p| PartBody {
-                carrier_message_id: p.carrier_message_id.as_deref(),
-                state: p.state,
-                error_code: p.error_code.as_deref(),
-            })
-            .collect(),
+        parts: message.parts.iter().map(PartView::from).collect(),
         at: rfc3339(record.at),
         // A terminal state never changes, so the message's error is this state's error.
         error: if record.state.is_terminal() {
@@ -334,14 +320,6 @@ fn retry_step(failures: u32) -> Duration {
         .min(RETRY_MAX)
 }
 
-/// "Equal jitter": between half and all of `step`, so that callbacks failing together (a
-/// receiver that went down) do not all come back at once.
-fn jittered(step: Duration) -> Duration {
-    let half = step / 2;
-    let jitter = rand::rng().random_range(0..=half.as_millis().max(1) as u64);
-    half + Duration::from_millis(jitter)
-}
-
 /// When to try `record` again after a failure at `now`, `delay` later; never past 24 h after
 /// the change (one last try at that deadline), and `None` once the deadline has passed.
 fn next_attempt(record: &CallbackRecord, now: UnixMillis, delay: Duration) -> Option<UnixMillis> {
@@ -355,7 +333,7 @@ fn next_attempt(record: &CallbackRecord, now: UnixMillis, delay: Duration) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outbox::model::{NewMessage, Part};
+    use crate::outbox::model::{NewMessage, Part, PartState};
 
     fn record(state: MessageState, at: UnixMillis) -> CallbackRecord {
         CallbackRecord {
@@ -377,7 +355,7 @@ mod tests {
         );
         assert_eq!(retry_step(u32::MAX), RETRY_MAX);
         for _ in 0..100 {
-            let d = jittered(Duration::from_secs(10));
+            let d = equal_jitter(Duration::from_secs(10));
             assert!(
                 d >= Duration::from_secs(5) && d <= Duration::from_secs(10),
                 "{d:?}"

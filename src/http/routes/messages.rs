@@ -22,7 +22,8 @@ use crate::http::extract::{Json, idempotency_key, parse};
 use crate::http::intake::{IntakeError, StoredResponse};
 use crate::http::validate::{SendRequest, build};
 use crate::http::{Api, Intake};
-use crate::outbox::{Message, MessageError, MessageId, MessageState, PartState, TextEncoding};
+use crate::outbox::model::PartView;
+use crate::outbox::{Message, MessageError, MessageId, MessageState, TextEncoding};
 
 /// Most entries in one batch.
 pub const MAX_BATCH: usize = 1000;
@@ -299,14 +300,6 @@ struct MessageView<'a> {
     callback_url: Option<&'a str>,
 }
 
-#[derive(Debug, Serialize)]
-struct PartView<'a> {
-    carrier_message_id: Option<&'a str>,
-    state: PartState,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error_code: Option<&'a str>,
-}
-
 impl<'a> From<&'a Message> for MessageView<'a> {
     fn from(m: &'a Message) -> Self {
         Self {
@@ -317,15 +310,7 @@ impl<'a> From<&'a Message> for MessageView<'a> {
             segments: m.segments(),
             encoding: m.encoding,
             carrier: m.routed_to.as_deref().or(m.carrier.as_deref()),
-            parts: m
-                .parts
-                .iter()
-                .map(|p| PartView {
-                    carrier_message_id: p.carrier_message_id.as_deref(),
-                    state: p.state,
-                    error_code: p.error_code.as_deref(),
-                })
-                .collect(),
+            parts: m.parts.iter().map(PartView::from).collect(),
             attempts: m.attempts,
             receipt: m.receipt,
             priority: m.priority,
