@@ -76,6 +76,7 @@ impl DaemonConfig {
                 .iter()
                 .map(|c| (c.name().to_owned(), c.receipt_timeout))
                 .collect(),
+            callback_secret: config.http.callback_secret.clone().unwrap_or_default(),
             ..OutboxConfig::default()
         };
         Self {
@@ -372,11 +373,7 @@ pub fn messages_show(config_path: &Path, id: &str) -> ExitCode {
     let url = format!("http://{}/v1/messages/{id}", config.http.listen);
     // The timeout's timer must be made inside the runtime.
     let answer = runtime.block_on(async {
-        tokio::time::timeout(
-            CLI_TIMEOUT,
-            crate::http::client::get(&url, token.secret.expose()),
-        )
-        .await
+        tokio::time::timeout(CLI_TIMEOUT, crate::client::get(&url, token.secret.expose())).await
     });
     match answer {
         Ok(Ok((200, body))) => {

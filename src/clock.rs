@@ -62,6 +62,14 @@ impl Clock {
     }
 }
 
+/// Calendar time `at` as RFC 3339 in UTC (`2025-03-01T12:00:00.25Z`), as the API and the
+/// callbacks show it; empty if out of jiff's range.
+pub fn rfc3339(at: UnixMillis) -> String {
+    jiff::Timestamp::from_millisecond(at)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +84,11 @@ mod tests {
         assert_eq!(fast.now() - f0, 120_000);
         let at = fast.now() + 60_000;
         assert_eq!(fast.instant_at(at) - Instant::now(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn rfc3339_is_utc_with_milliseconds_when_any() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_740_830_400_250), "2025-03-01T12:00:00.25Z");
     }
 }

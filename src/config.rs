@@ -148,6 +148,8 @@ pub struct RawHttp {
     pub high_water: Option<i64>,
     /// Longest a request may take (duration).
     pub request_timeout: Option<String>,
+    /// File holding the key that signs delivery callbacks.
+    pub callback_secret_file: Option<String>,
 }
 
 /// `[metrics]`.
@@ -629,6 +631,8 @@ pub struct HttpConfig {
     pub high_water: u64,
     /// Longest a request may take.
     pub request_timeout: Duration,
+    /// The key that signs delivery callbacks (`Kori-Signature`); without it they go unsigned.
+    pub callback_secret: Option<Secret>,
 }
 
 /// `[metrics]`.
@@ -1204,6 +1208,10 @@ impl Checker<'_> {
                 raw.request_timeout.as_deref(),
                 DEFAULT_REQUEST_TIMEOUT,
             ),
+            callback_secret: raw
+                .callback_secret_file
+                .as_deref()
+                .map(|file| self.secret("http.callback_secret_file", file)),
         }
     }
 

@@ -6,9 +6,10 @@
 //! touch: anything the daemon does not (it starts the same [`Daemon`]). Called by `app`.
 
 use crate::app::{Daemon, DaemonConfig, StoreLocation};
+use crate::client;
 use crate::clock::Clock;
 use crate::config::Secret;
-use crate::http::{ApiToken, HttpConfig, Scope, client};
+use crate::http::{ApiToken, HttpConfig, Scope};
 use crate::outbox::{MessageId, OutboxConfig};
 use crate::sim::{Faults, IdStyle, ReceiptOutcome, ReceiptStyle, Sim, SimConfig, SimEvent};
 use crate::smpp::CarrierConfig;

@@ -12,6 +12,7 @@
 pub use kori_smpp as smpp_proto;
 
 pub mod app;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod demo;

@@ -56,7 +56,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 mod auth;
-pub mod client;
 mod error;
 mod extract;
 mod intake;

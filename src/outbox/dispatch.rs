@@ -7,9 +7,11 @@
 //! arrive before their submit is recorded (parked briefly). Must not touch: sled (it calls
 //! `store`), HTTP. Started by `app` (and the demo and tests) through [`Outbox::start`].
 
+use super::callbacks::Callbacks;
 use super::model::{Message, MessageId, MessageState, PartState, TextEncoding, UnixMillis};
 use super::state::Event;
 use crate::clock::Clock;
+use crate::config::Secret;
 use crate::dlr;
 use crate::smpp::{
     self, CarrierConfig, Delivery, MessageOutcome, OutMessage, ReceiptAck, Router, SegmentOutcome,
@@ -55,6 +57,9 @@ pub struct OutboxConfig {
     pub receipt_timeout: HashMap<String, Duration>,
     /// Receipt timeout for carriers not named above (design default 48 h).
     pub default_receipt_timeout: Duration,
+    /// The key that signs delivery callbacks (`[http] callback_secret_file`); empty: callbacks
+    /// go out without a `Kori-Signature` header.
+    pub callback_secret: Secret,
 }
 
 impl Default for OutboxConfig {
@@ -65,6 +70,7 @@ impl Default for OutboxConfig {
             max_attempts: 20,
             receipt_timeout: HashMap::new(),
             default_receipt_timeout: Duration::from_secs(48 * 3600),
+            callback_secret: Secret::default(),
         }
     }
 }
@@ -92,6 +98,7 @@ struct Shared {
     wake: Notify,
     in_flight: Arc<Semaphore>,
     parked: Mutex<Parked>,
+    callbacks: Arc<Callbacks>,
 }
 
 /// Receipts whose submit is not recorded yet, by (carrier, key), with when they came and
@@ -108,8 +115,8 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Recovers from the last run, then starts the dispatcher, the receipt reader and the
-    /// sweeper on `tracker`, until `cancel`.
+    /// Recovers from the last run, then starts the dispatcher, the receipt reader, the
+    /// sweeper and the callback sender on `tracker`, until `cancel`.
     pub async fn start(
         store: Store,
         router: Router,
@@ -119,6 +126,7 @@ impl Outbox {
         cancel: &CancellationToken,
         tracker: &TaskTracker,
     ) -> Result<Outbox, StoreError> {
+        let callbacks = Callbacks::new(store.clone(), clock, config.callback_secret.clone());
         let shared = Arc::new(Shared {
             changes: tokio::sync::broadcast::channel(CHANGES_CAPACITY).0,
             store,
@@ -128,6 +136,7 @@ impl Outbox {
             wake: Notify::new(),
             in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
             parked: Mutex::new(Parked::default()),
+            callbacks,
         });
         recover(&shared).await?;
         tracker.spawn(dispatch_loop(
@@ -137,6 +146,12 @@ impl Outbox {
         ));
         tracker.spawn(receipt_loop(shared.clone(), events, cancel.clone()));
         tracker.spawn(sweep_loop(shared.clone(), cancel.clone()));
+        tracker.spawn(
+            shared
+                .callbacks
+                .clone()
+                .run(cancel.clone(), tracker.clone()),
+        );
         Ok(Outbox { shared })
     }
 
@@ -233,7 +248,14 @@ impl Shared {
     }
 
     fn announce(&self, before: MessageState, message: &Message) {
-        if before != message.state && self.changes.receiver_count() > 0 {
+        if before == message.state {
+            return;
+        }
+        if message.callback_url.is_some() {
+            // The store recorded a callback with this change.
+            self.callbacks.wake();
+        }
+        if self.changes.receiver_count() > 0 {
             let _ = self.changes.send(StateChange {
                 id: message.id,
                 from: before,
@@ -344,7 +366,6 @@ async fn take(shared: &Shared, id: MessageId) -> Option<Message> {
     } else {
         let Some(carrier) = route(shared, &message) else {
             let _ = shared
-                .store
                 .transition(
                     id,
                     Event::GiveUp {

@@ -1,9 +1,11 @@
 //! The outbox: every accepted message, on disk, on its way to exactly one terminal state.
 //!
-//! Owns the message model, its state machine, and (with the dispatcher) the path from
-//! accepted to submitted to final. Must not touch: sled (only `store` does), HTTP. Called by
-//! the HTTP intake and the recovery engine; started by `app`.
+//! Owns the message model, its state machine, (with the dispatcher) the path from accepted
+//! to submitted to final, and (with the callback sender) telling callers of each change.
+//! Must not touch: sled (only `store` does), the HTTP API (callbacks use only the leaf
+//! `http::client`). Called by the HTTP intake and the recovery engine; started by `app`.
 
+pub mod callbacks;
 mod dispatch;
 pub mod model;
 pub mod state;

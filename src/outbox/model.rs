@@ -159,6 +159,29 @@ pub struct Part {
     pub error_code: Option<String>,
 }
 
+/// A part as the API (`GET /v1/messages/{id}`) and the delivery callbacks show it. Not
+/// `Part`'s own serde, which is the stored form (postcard cannot skip fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartView<'a> {
+    /// The carrier's id, once submitted.
+    pub carrier_message_id: Option<&'a str>,
+    /// Its state.
+    pub state: PartState,
+    /// The receipt's error code, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<&'a str>,
+}
+
+impl<'a> From<&'a Part> for PartView<'a> {
+    fn from(p: &'a Part) -> Self {
+        Self {
+            carrier_message_id: p.carrier_message_id.as_deref(),
+            state: p.state,
+            error_code: p.error_code.as_deref(),
+        }
+    }
+}
+
 impl Part {
     /// A part not yet sent.
     pub fn pending() -> Self {

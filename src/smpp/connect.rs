@@ -38,15 +38,22 @@ impl Backoff {
     pub(crate) fn next_delay(&mut self) -> Duration {
         let step = self.next;
         self.next = (self.next * 2).min(self.max);
-        let half = step / 2;
-        let jitter = rand::rng().random_range(0..=half.as_millis().max(1) as u64);
-        half + Duration::from_millis(jitter)
+        equal_jitter(step)
     }
 
     /// After a bind that worked.
     pub(crate) fn reset(&mut self) {
         self.next = self.initial;
     }
+}
+
+/// "Equal jitter": a delay between half and all of `step`, at random, so that what failed
+/// together (binds that dropped, callbacks to a receiver that went down) does not all try
+/// again at the same moment.
+pub(crate) fn equal_jitter(step: Duration) -> Duration {
+    let half = step / 2;
+    let jitter = rand::rng().random_range(0..=half.as_millis().max(1) as u64);
+    half + Duration::from_millis(jitter)
 }
 
 /// A bound connection.

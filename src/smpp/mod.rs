@@ -22,6 +22,7 @@ mod throttle;
 mod window;
 
 pub use carrier::{Carrier, CarrierStatus};
+pub(crate) use connect::equal_jitter;
 pub use error::{SendError, SessionError};
 pub use router::{Route, Router};
 

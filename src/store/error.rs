@@ -20,6 +20,14 @@ pub enum StoreError {
         /// What sled reported.
         detail: String,
     },
+    /// Another process holds the store (sled allows one per store).
+    #[error(
+        "store at {path} is in use by another process (is korid already running?); stop it          first"
+    )]
+    Locked {
+        /// The store's directory.
+        path: PathBuf,
+    },
     /// The store was written by a newer korid.
     #[error(
         "store schema version {found} is newer than this korid supports ({supported}); run the \

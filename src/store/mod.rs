@@ -146,6 +146,10 @@ impl Store {
         Self::open_with(config, &path, schema::MIGRATIONS)
     }
 
+    /// How long `open` waits for another holder of the store's lock to let go: a store closed
+    /// in this process a moment ago (sled's background thread still releasing it).
+    const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
     fn open_with(
         config: sled::Config,
         path: &Path,
@@ -164,7 +168,7 @@ impl Store {
         // sled 0.34 can panic on some corrupt files instead of returning an error; a damaged
         // store must be reported, not crash the daemon at start (design.md "Messages").
         let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let db = config.open()?;
+            let db = open_waiting_for_lock(&config)?;
             let trees = Trees::open(&db)?;
             Ok::<_, sled::Error>((db, trees))
         }));
@@ -174,6 +178,11 @@ impl Store {
                 return Err(damaged(e.to_string()));
             }
             Ok(Err(sled::Error::ReportableBug(detail))) => return Err(damaged(detail)),
+            Ok(Err(sled::Error::Io(e))) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                return Err(StoreError::Locked {
+                    path: path.to_owned(),
+                });
+            }
             Ok(Err(e)) => return Err(StoreError::Sled(e)),
             Err(panic) => {
                 let detail = panic
@@ -457,4 +466,22 @@ fn ids_before(
         .take(limit)
         .map(|k| Ok(layout::split_timed_id(name, &k?)?.1))
         .collect()
+}
+
+/// Opens the database, waiting up to [`Store::LOCK_WAIT`] for its lock: sled releases it from a
+/// background thread after the last handle is dropped, so a store closed and reopened in one
+/// process can briefly find it held. Another process holding it is reported after the wait.
+fn open_waiting_for_lock(config: &sled::Config) -> Result<sled::Db, sled::Error> {
+    let deadline = std::time::Instant::now() + Store::LOCK_WAIT;
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e))
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
 }

@@ -61,6 +61,7 @@ fn example_sets_what_it_says() {
     assert_eq!(config.http.max_body, 1 << 20);
     assert_eq!(config.http.high_water, 1_000_000);
     assert_eq!(config.http.request_timeout, Duration::from_secs(30));
+    assert!(config.http.callback_secret.is_some());
     assert_eq!(config.metrics.listen.to_string(), "127.0.0.1:9187");
     assert_eq!(config.telemetry.log_format, LogFormat::Text);
     assert_eq!(config.tokens.len(), 2);
@@ -352,15 +353,21 @@ fn private_secret_loads_without_its_trailing_newline() {
     let dir = Dir::new();
     dir.file("password", "s3cret\n", 0o600);
     dir.file("admin", "0123456789abcdef0123\r\n", 0o600);
+    dir.file("callback", "whsec-0123456789\n", 0o600);
     let config = dir.file(
         "kori.toml",
         &format!(
             "{MINIMAL_CARRIER}password_file = \"password\"\n\
-             [[token]]\nname = \"admin\"\nfile = \"admin\"\nscope = \"admin\"\n"
+             [[token]]\nname = \"admin\"\nfile = \"admin\"\nscope = \"admin\"\n\
+             [http]\ncallback_secret_file = \"callback\"\n"
         ),
         0o644,
     );
     let config = Config::load(&config).unwrap();
+    assert_eq!(
+        config.http.callback_secret.as_ref().map(|s| s.expose()),
+        Some("whsec-0123456789")
+    );
     assert_eq!(config.carriers[0].smpp().password.expose(), "s3cret");
     assert_eq!(config.tokens[0].secret.expose(), "0123456789abcdef0123");
     assert_eq!(format!("{:?}", config.tokens[0].secret), "Secret(***)");

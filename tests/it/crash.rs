@@ -7,7 +7,7 @@
 //! bounded polls with short timeouts (style.md §7 allows it only for another process); every
 //! wait has a deadline, and the whole test stays well under a minute.
 
-use kori::http::client;
+use kori::client;
 use kori::sim::{IdStyle, Sim, SimConfig, SimEvent};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};

@@ -1,6 +1,7 @@
 //! Kori's integration tests: one binary, one module per subject (style.md §7).
 #![allow(clippy::unwrap_used)]
 
+mod callbacks;
 mod cli;
 mod config;
 mod crash;

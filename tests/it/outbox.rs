@@ -2,9 +2,10 @@
 //! through the real daemon (`kori::app::Daemon`) and the SMSC simulator over 127.0.0.1.
 
 use kori::app::{Daemon, DaemonConfig, StoreLocation};
+use kori::client;
 use kori::clock::Clock;
 use kori::config::Secret;
-use kori::http::{ApiToken, HttpConfig, Scope, client};
+use kori::http::{ApiToken, HttpConfig, Scope};
 use kori::outbox::{MessageId, MessageState, OutboxConfig, StateChange};
 use kori::sim::{Faults, ReceiptOutcome, ReceiptStyle, Sim, SimConfig};
 use kori::smpp::CarrierConfig;
@@ -278,11 +279,11 @@ async fn a_queued_message_can_be_cancelled_and_is_never_sent() {
     assert_eq!(status, 202, "{body}");
     let id: MessageId = body["id"].as_str().unwrap().parse().unwrap();
     let url = format!("{}/v1/messages/{id}", kori.base);
-    let (status, body) = kori::http::client::delete(&url, TOKEN).await.unwrap();
+    let (status, body) = kori::client::delete(&url, TOKEN).await.unwrap();
     assert_eq!(status, 200, "{body}");
     let states = kori.settle(&[id]).await;
     assert_eq!(states[&id], MessageState::Cancelled);
-    let (status, _) = kori::http::client::delete(&url, TOKEN).await.unwrap();
+    let (status, _) = kori::client::delete(&url, TOKEN).await.unwrap();
     assert_eq!(status, 409, "a cancelled message cannot be cancelled again");
     assert_eq!(kori.sim.stats().submits_received, 0);
     kori.stop().await;

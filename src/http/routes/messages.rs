@@ -15,15 +15,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
+use crate::clock::rfc3339;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, idempotency_key, parse};
 use crate::http::intake::{IntakeError, StoredResponse};
 use crate::http::validate::{SendRequest, build};
 use crate::http::{Api, Intake};
-use crate::outbox::{
-    Message, MessageError, MessageId, MessageState, PartState, TextEncoding, UnixMillis,
-};
+use crate::outbox::model::PartView;
+use crate::outbox::{Message, MessageError, MessageId, MessageState, TextEncoding};
 
 /// Most entries in one batch.
 pub const MAX_BATCH: usize = 1000;
@@ -300,21 +300,6 @@ struct MessageView<'a> {
     callback_url: Option<&'a str>,
 }
 
-#[derive(Debug, Serialize)]
-struct PartView<'a> {
-    carrier_message_id: Option<&'a str>,
-    state: PartState,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error_code: Option<&'a str>,
-}
-
-/// RFC 3339 in UTC.
-fn rfc3339(ms: UnixMillis) -> String {
-    Timestamp::from_millisecond(ms)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
-}
-
 impl<'a> From<&'a Message> for MessageView<'a> {
     fn from(m: &'a Message) -> Self {
         Self {
@@ -325,15 +310,7 @@ impl<'a> From<&'a Message> for MessageView<'a> {
             segments: m.segments(),
             encoding: m.encoding,
             carrier: m.routed_to.as_deref().or(m.carrier.as_deref()),
-            parts: m
-                .parts
-                .iter()
-                .map(|p| PartView {
-                    carrier_message_id: p.carrier_message_id.as_deref(),
-                    state: p.state,
-                    error_code: p.error_code.as_deref(),
-                })
-                .collect(),
+            parts: m.parts.iter().map(PartView::from).collect(),
             attempts: m.attempts,
             receipt: m.receipt,
             priority: m.priority,
