@@ -720,7 +720,28 @@ async fn unpark(shared: &Shared, carrier: &str, keys: &[String]) {
     }
 }
 
+/// Idempotency keys are kept this long (design.md "HTTP API"), then purged.
+const IDEMPOTENCY_KEPT: Duration = Duration::from_secs(24 * 3600);
+/// How often old idempotency keys are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+/// Removes idempotency records older than [`IDEMPOTENCY_KEPT`], a bounded batch at a time.
+async fn purge_idempotency(shared: &Shared, now: UnixMillis) {
+    let older_than = now - Clock::span(IDEMPOTENCY_KEPT);
+    loop {
+        match shared.store.purge_idempotency(older_than).await {
+            Ok(n) if n >= crate::store::PURGE_BATCH => continue,
+            Ok(_) => return,
+            Err(e) => {
+                warn!(error = %e, "cannot purge old idempotency keys");
+                return;
+            }
+        }
+    }
+}
+
 async fn sweep_loop(shared: Arc<Shared>, cancel: CancellationToken) {
+    let mut next_purge: UnixMillis = 0;
     let mut tick = tokio::time::interval(SWEEP_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -731,6 +752,10 @@ async fn sweep_loop(shared: Arc<Shared>, cancel: CancellationToken) {
         }
         let now = shared.clock.now();
         answer_parked(&shared, now);
+        if now >= next_purge {
+            next_purge = now + Clock::span(PURGE_EVERY);
+            purge_idempotency(&shared, now).await;
+        }
         // Messages waiting for receipts longer than their carrier allows become `unknown`.
         let shortest = shared
             .config

@@ -48,6 +48,7 @@ mod tests;
 
 pub use error::StoreError;
 pub use schema::SCHEMA_VERSION;
+pub use writer::PURGE_BATCH;
 
 use crate::outbox::{Event, IllegalTransition, Message, MessageId, MessageState, UnixMillis};
 use layout::tree;

@@ -27,7 +27,7 @@ pub(crate) const MAX_BATCH: usize = WRITE_QUEUE;
 
 /// Most idempotency records removed by one `purge_idempotency`, so a purge never holds the
 /// writer (and every accept behind it) for long. Call again while it returns this many.
-pub(crate) const PURGE_BATCH: usize = 10_000;
+pub const PURGE_BATCH: usize = 10_000;
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 

@@ -313,3 +313,38 @@ async fn queued_messages_survive_a_restart_on_the_same_store() {
     kori.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(start_paused = true)]
+async fn idempotency_keys_are_forgotten_after_24_hours() {
+    let kori = start(quick_receipts(), |_| {}).await;
+    let url = format!("{}/v1/messages", kori.base);
+    let post = |text: &'static str| {
+        let url = url.clone();
+        async move {
+            let body = json!({"to": "+358401234567", "text": text, "from": "DemoShop"})
+                .to_string()
+                .into_bytes();
+            let headers = [
+                ("authorization", format!("Bearer {TOKEN}")),
+                ("content-type", "application/json".to_owned()),
+                ("idempotency-key", "order-1042".to_owned()),
+            ];
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            client::HttpClient::new()
+                .post(&url, &headers, body.into(), Duration::from_secs(30))
+                .await
+                .unwrap()
+                .status
+        }
+    };
+    assert_eq!(post("first").await, 202);
+    assert_eq!(post("another body").await, 409, "same key, other body");
+    tokio::time::sleep(Duration::from_secs(25 * 3600)).await;
+    assert_eq!(
+        post("another body").await,
+        202,
+        "the key was purged after 24 h"
+    );
+    kori.stop().await;
+}
