@@ -330,18 +330,25 @@ async fn dispatch_loop(shared: Arc<Shared>, cancel: CancellationToken, tracker: 
             }
             continue;
         }
-        for id in due {
-            let permit = tokio::select! {
-                biased;
-                () = cancel.cancelled() => return,
-                permit = shared.in_flight.clone().acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => return,
-                },
-            };
-            let Some(message) = take(&shared, id).await else {
-                continue;
-            };
+        // One permit per message handed over; wait for the first, take what else is free.
+        // Ids beyond the permits stay queued for the next look.
+        let first = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return,
+            permit = shared.in_flight.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+        };
+        let mut permits = vec![first];
+        while permits.len() < due.len() {
+            match shared.in_flight.clone().try_acquire_owned() {
+                Ok(permit) => permits.push(permit),
+                Err(_) => break,
+            }
+        }
+        let taken = take_many(&shared, &due[..permits.len()]).await;
+        for (message, permit) in taken.into_iter().zip(permits) {
             let shared = shared.clone();
             tracker.spawn(async move {
                 submit(&shared, message).await;
@@ -351,42 +358,55 @@ async fn dispatch_loop(shared: Arc<Shared>, cancel: CancellationToken, tracker: 
     }
 }
 
-/// Moves a due message to `submitting` (or expires / gives it up); the message to hand over.
-async fn take(shared: &Shared, id: MessageId) -> Option<Message> {
+/// Moves due messages to `submitting` (or expires / gives them up) in one store write; the
+/// messages to hand over, in the order of `ids`.
+async fn take_many(shared: &Shared, ids: &[MessageId]) -> Vec<Message> {
     let now = shared.clock.now();
-    let Ok(Some(message)) = shared.store.get(id) else {
-        return None;
-    };
-    let event = if now >= message.valid_until {
-        Event::Expire
-    } else if message.attempts >= shared.config.max_attempts {
-        Event::GiveUp {
-            reason: format!("{} attempts without a submit accepted", message.attempts),
-        }
-    } else {
-        let Some(carrier) = route(shared, &message) else {
-            let _ = shared
-                .transition(
-                    id,
-                    Event::GiveUp {
-                        reason: "no carrier route matches the destination".to_owned(),
-                    },
-                    now,
-                )
-                .await;
-            return None;
+    let mut items = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let Ok(Some(message)) = shared.store.get(id) else {
+            continue;
         };
-        Event::Dispatched { carrier }
-    };
-    let dispatched = matches!(event, Event::Dispatched { .. });
-    match shared.transition(id, event, now).await {
-        Ok(Transition::Applied { message, .. }) if dispatched => Some(message),
-        Ok(_) => None,
+        let event = if now >= message.valid_until {
+            Event::Expire
+        } else if message.attempts >= shared.config.max_attempts {
+            let reason = format!("{} attempts without a submit accepted", message.attempts);
+            Event::GiveUp { reason }
+        } else {
+            match route(shared, &message) {
+                Some(carrier) => Event::Dispatched { carrier },
+                None => {
+                    let reason = "no carrier route matches the destination".to_owned();
+                    Event::GiveUp { reason }
+                }
+            }
+        };
+        items.push((id, event));
+    }
+    if items.is_empty() {
+        return Vec::new();
+    }
+    let dispatched: Vec<bool> = items
+        .iter()
+        .map(|(_, e)| matches!(e, Event::Dispatched { .. }))
+        .collect();
+    // Every change is announced, give-ups included (callbacks and watchers hear of them).
+    let results = match shared.transition_many(items, now).await {
+        Ok(results) => results,
         Err(e) => {
-            warn!(%id, error = %e, "cannot record the hand-over; it stays queued");
-            None
+            warn!(messages = ids.len(), error = %e, "cannot record the hand-over; they stay queued");
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::with_capacity(results.len());
+    for (result, dispatched) in results.into_iter().zip(dispatched) {
+        if let Transition::Applied { message, .. } = result {
+            if dispatched {
+                out.push(message);
+            }
         }
     }
+    out
 }
 
 /// The carrier a message goes to: the one it asked for, else the router's first candidate.

@@ -726,3 +726,34 @@ fn open_outside_a_runtime_is_an_error() {
         Err(StoreError::NoRuntime)
     ));
 }
+
+#[tokio::test]
+async fn requests_sharing_a_commit_keep_their_own_outcomes() {
+    let store = Store::open_temporary().unwrap();
+    store
+        .accept(vec![message(1, 10, 1)], Some(idem("k", 1)))
+        .await
+        .unwrap();
+    let flushes = store.flushes();
+    // Sent together, so that the writer takes them in one batch: the aborts of two of them
+    // must leave the others (and the order between them) alone.
+    let (fresh, used_key, duplicate, another, cancel) = tokio::join!(
+        store.accept(vec![message(2, 10, 1)], None),
+        store.accept(vec![message(3, 10, 1)], Some(idem("k", 2))),
+        store.accept(vec![message(1, 10, 1)], None),
+        store.accept(vec![message(4, 10, 1)], None),
+        store.transition(MessageId(2), Event::Cancel, 20),
+    );
+    assert_eq!(store.flushes(), flushes + 1, "one batch, one flush");
+    fresh.unwrap();
+    assert!(matches!(used_key, Err(StoreError::IdempotencyExists(_))));
+    assert!(matches!(
+        duplicate,
+        Err(StoreError::DuplicateId(MessageId(1)))
+    ));
+    another.unwrap();
+    assert_eq!(applied(cancel.unwrap()).state, MessageState::Cancelled);
+    assert_eq!(store.get(MessageId(3)).unwrap(), None);
+    assert!(store.get(MessageId(4)).unwrap().is_some());
+    assert_eq!(store.backlog(), 2);
+}

@@ -7,7 +7,7 @@
 //! "done" before their write is on disk (design.md: 202 only after the flush).
 
 use super::layout::{self, tree};
-use super::tx::Trees;
+use super::tx::{Trees, Tx, TxResult};
 use super::{IdempotencyRecord, StoreError, Transition};
 use crate::outbox::{Event, Message, MessageId, UnixMillis};
 use std::path::PathBuf;
@@ -131,51 +131,168 @@ enum Continue {
     No,
 }
 
+/// A request that is one sled transaction of its own: several of them can share one.
+enum Op {
+    Accept {
+        messages: Vec<Message>,
+        idempotency: Option<IdempotencyRecord>,
+    },
+    Transition {
+        items: Vec<(MessageId, Event)>,
+        now: UnixMillis,
+    },
+    CallbackDone {
+        message_id: MessageId,
+        seq: u64,
+    },
+    CallbackRetry {
+        message_id: MessageId,
+        seq: u64,
+        next_attempt_at: UnixMillis,
+    },
+}
+
+/// What an [`Op`] returns.
+enum Done {
+    Unit,
+    Transitions(Vec<Transition>),
+}
+
+/// Where an [`Op`]'s answer goes.
+enum OpReply {
+    Unit(Reply<()>),
+    Transitions(Reply<Vec<Transition>>),
+}
+
+impl Op {
+    fn apply(&self, tx: &Tx<'_>) -> TxResult<Done> {
+        Ok(match self {
+            Self::Accept {
+                messages,
+                idempotency,
+            } => {
+                tx.accept(messages, idempotency.as_ref())?;
+                Done::Unit
+            }
+            Self::Transition { items, now } => Done::Transitions(tx.transition(items, *now)?),
+            Self::CallbackDone { message_id, seq } => {
+                tx.callback_done(*message_id, *seq)?;
+                Done::Unit
+            }
+            Self::CallbackRetry {
+                message_id,
+                seq,
+                next_attempt_at,
+            } => {
+                tx.callback_retry(*message_id, *seq, *next_attempt_at)?;
+                Done::Unit
+            }
+        })
+    }
+}
+
+impl OpReply {
+    fn answer(self, result: Result<Done, StoreError>) -> Answer {
+        match self {
+            Self::Unit(reply) => Answer::Unit(reply, result.map(|_| ())),
+            Self::Transitions(reply) => Answer::Transitions(
+                reply,
+                result.map(|done| match done {
+                    Done::Transitions(t) => t,
+                    Done::Unit => Vec::new(),
+                }),
+            ),
+        }
+    }
+}
+
+/// Applies a run of transactional requests, in order. Every sled transaction costs a write
+/// and a sync of sled's log buffer (twice) whatever its size, so the run goes in ONE
+/// transaction; if that aborts (one request's own abort: an idempotency key in use, a
+/// duplicate id, an undecodable record), nothing of it was written and each request runs
+/// again in its own transaction, so that the abort stays that request's alone. Either way
+/// each request's answer is what it would have been on its own: requests apply in order and
+/// a transaction reads its own writes.
+fn apply_run(trees: &Trees, run: Vec<(Op, OpReply)>, answers: &mut Vec<Answer>) {
+    if run.len() > 1 {
+        let together = trees.transact(|tx| {
+            run.iter()
+                .map(|(op, _)| op.apply(tx))
+                .collect::<TxResult<Vec<Done>>>()
+        });
+        if let Ok(done) = together {
+            for ((_, reply), done) in run.into_iter().zip(done) {
+                answers.push(reply.answer(Ok(done)));
+            }
+            return;
+        }
+    }
+    for (op, reply) in run {
+        answers.push(reply.answer(trees.transact(|tx| op.apply(tx))));
+    }
+}
+
 /// Applies a batch, flushes once, answers everyone. Runs on a blocking thread.
 fn commit(shared: &Shared, batch: Vec<Request>) -> Continue {
     let trees = &shared.trees;
     let mut go_on = Continue::Yes;
     let mut answers = Vec::with_capacity(batch.len());
+    let mut run = Vec::new();
     for request in batch {
-        answers.push(match request {
+        let (op, reply) = match request {
             Request::Accept {
                 messages,
                 idempotency,
                 reply,
-            } => Answer::Unit(
-                reply,
-                trees.transact(|tx| tx.accept(&messages, idempotency.as_ref())),
+            } => (
+                Op::Accept {
+                    messages,
+                    idempotency,
+                },
+                OpReply::Unit(reply),
             ),
             Request::Transition { items, now, reply } => {
-                Answer::Transitions(reply, trees.transact(|tx| tx.transition(&items, now)))
-            }
-            Request::PurgeIdempotency { older_than, reply } => {
-                Answer::Count(reply, purge_idempotency(trees, older_than))
+                (Op::Transition { items, now }, OpReply::Transitions(reply))
             }
             Request::CallbackDone {
                 message_id,
                 seq,
                 reply,
-            } => Answer::Unit(
-                reply,
-                trees.transact(|tx| tx.callback_done(message_id, seq)),
-            ),
+            } => (Op::CallbackDone { message_id, seq }, OpReply::Unit(reply)),
             Request::CallbackRetry {
                 message_id,
                 seq,
                 next_attempt_at,
                 reply,
-            } => Answer::Unit(
-                reply,
-                trees.transact(|tx| tx.callback_retry(message_id, seq, next_attempt_at)),
+            } => (
+                Op::CallbackRetry {
+                    message_id,
+                    seq,
+                    next_attempt_at,
+                },
+                OpReply::Unit(reply),
             ),
-            Request::Backup { to, reply } => Answer::Unit(reply, backup(trees, &to)),
-            Request::Close { reply } => {
-                go_on = Continue::No;
-                Answer::Unit(reply, Ok(()))
+            // The others are not transactions: what is queued before them is applied first.
+            Request::PurgeIdempotency { older_than, reply } => {
+                apply_run(trees, std::mem::take(&mut run), &mut answers);
+                answers.push(Answer::Count(reply, purge_idempotency(trees, older_than)));
+                continue;
             }
-        });
+            Request::Backup { to, reply } => {
+                apply_run(trees, std::mem::take(&mut run), &mut answers);
+                answers.push(Answer::Unit(reply, backup(trees, &to)));
+                continue;
+            }
+            Request::Close { reply } => {
+                apply_run(trees, std::mem::take(&mut run), &mut answers);
+                go_on = Continue::No;
+                answers.push(Answer::Unit(reply, Ok(())));
+                continue;
+            }
+        };
+        run.push((op, reply));
     }
+    apply_run(trees, run, &mut answers);
     let started = std::time::Instant::now();
     let flushed = shared.db.flush();
     shared.flushes.fetch_add(1, Ordering::Relaxed);
