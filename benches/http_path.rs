@@ -25,6 +25,11 @@
 //! the messages per iteration (defaults 20,000 and 100,000).
 #![allow(clippy::unwrap_used, missing_docs)]
 
+
+/// The allocator `korid` runs with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use bytes::Bytes;
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use http_body_util::{BodyExt, Full};
