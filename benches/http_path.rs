@@ -25,7 +25,6 @@
 //! the messages per iteration (defaults 20,000 and 100,000).
 #![allow(clippy::unwrap_used, missing_docs)]
 
-
 /// The allocator `korid` runs with.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

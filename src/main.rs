@@ -1,6 +1,5 @@
 //! `korid`, the Kori daemon: parses the command line and hands over to [`kori::app`].
 
-
 /// mimalloc: measured 14–28% more messages per second on the HTTP → disk → SMPP path than
 /// the system allocator (benches/http_path.rs), most of it in the store.
 #[global_allocator]
