@@ -1585,6 +1585,20 @@ impl Checker<'_> {
             ],
             MultipartReceipts::All,
         );
+        // Only "all" is implemented by the outbox so far: refuse the others rather than
+        // silently behaving as "all".
+        if multipart_receipts != MultipartReceipts::All {
+            self.problem(
+                k("multipart_receipts"),
+                "only \"all\" is supported yet (a multipart message is delivered when every part is)",
+            );
+        }
+        if r.adaptive_tps == Some(true) {
+            self.problem(
+                k("adaptive_tps"),
+                "learning the TPS limit from ESME_RTHROTTLED is not supported yet; set adaptive_tps = false (throttled submits still pause the bind and are sent again)",
+            );
+        }
         let receipt_timeout = self.positive_duration(
             &k("receipt_timeout"),
             r.receipt_timeout.as_deref(),
@@ -1625,6 +1639,8 @@ impl Checker<'_> {
             );
         }
 
+        c.source_ton = source_ton;
+        c.source_npi = source_npi;
         CarrierSettings {
             smpp: c,
             source_ton,

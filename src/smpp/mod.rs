@@ -137,6 +137,10 @@ pub struct CarrierConfig {
     pub gsm7_packed: bool,
     /// The encoding used when a message does not ask for one.
     pub default_encoding: EncodingChoice,
+    /// `source_addr_ton` to send; `None` picks it from the sender ([`source_ton_npi`]).
+    pub source_ton: Option<Ton>,
+    /// `source_addr_npi` to send; `None` picks it from the sender.
+    pub source_npi: Option<Npi>,
 }
 
 impl CarrierConfig {
@@ -171,6 +175,8 @@ impl CarrierConfig {
             split: SplitMethod::Udh8,
             gsm7_packed: false,
             default_encoding: EncodingChoice::Auto,
+            source_ton: None,
+            source_npi: None,
         }
     }
 }
@@ -228,7 +234,9 @@ impl OutMessage {
             ..SplitOptions::default()
         };
         let parts = split(text, encoding, config.split, reference, &opts)?;
-        let (source_addr_ton, source_addr_npi) = source_ton_npi(from);
+        let (auto_ton, auto_npi) = source_ton_npi(from);
+        let source_addr_ton = config.source_ton.unwrap_or(auto_ton);
+        let source_addr_npi = config.source_npi.unwrap_or(auto_npi);
         let template =
             SubmitSm {
                 source_addr_ton,
@@ -421,6 +429,20 @@ pub enum Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn configured_source_ton_npi_override_the_guess() {
+        let mut config = CarrierConfig::new("c", "127.0.0.1", 2775);
+        let auto =
+            OutMessage::from_text(&config, "DemoShop", "+358401234567", "hi", None, 0).unwrap();
+        assert_eq!(auto.segments[0].source_addr_ton, Ton::ALPHANUMERIC);
+        config.source_ton = Some(Ton::NATIONAL);
+        config.source_npi = Some(Npi::NATIONAL);
+        let set =
+            OutMessage::from_text(&config, "DemoShop", "+358401234567", "hi", None, 0).unwrap();
+        assert_eq!(set.segments[0].source_addr_ton, Ton::NATIONAL);
+        assert_eq!(set.segments[0].source_addr_npi, Npi::NATIONAL);
+    }
 
     #[test]
     fn source_ton_npi_follows_the_sender() {

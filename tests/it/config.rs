@@ -473,3 +473,29 @@ fn check_config_of_a_missing_file_exits_2() {
         "{stderr}"
     );
 }
+
+#[test]
+fn settings_not_implemented_yet_are_refused_not_ignored() {
+    let text = format!("{MINIMAL_CARRIER}multipart_receipts = \"first\"\nadaptive_tps = true\n");
+    let found = problems(&text);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found[0].starts_with("config error: carrier[0].multipart_receipts: only \"all\""),
+        "{found:?}"
+    );
+    assert!(
+        found[1].starts_with("config error: carrier[0].adaptive_tps: learning the TPS limit"),
+        "{found:?}"
+    );
+    let text = format!("{MINIMAL_CARRIER}multipart_receipts = \"all\"\nadaptive_tps = false\n");
+    assert!(parse(&text).is_ok());
+}
+
+#[test]
+fn an_explicit_source_ton_reaches_the_sessions() {
+    let text = format!("{MINIMAL_CARRIER}source_ton = 2\nsource_npi = 8\n");
+    let config = parse(&text).unwrap();
+    let smpp = config.carriers[0].smpp();
+    assert_eq!(smpp.source_ton, Some(kori_smpp::Ton::NATIONAL));
+    assert_eq!(smpp.source_npi, Some(kori_smpp::Npi::NATIONAL));
+}
