@@ -151,12 +151,12 @@ fn transport_error(e: &hyper_util::client::legacy::Error) -> String {
     }
 }
 
-/// `GET url` with a bearer token: the status and the body.
-pub async fn get(url: &str, token: &str) -> Result<(u16, String), ClientError> {
+/// A body-less request with a bearer token: the status and the body.
+async fn without_body(method: &str, url: &str, token: &str) -> Result<(u16, String), ClientError> {
     let auth = format!("Bearer {token}");
     let answer = HttpClient::new()
         .send(
-            "GET",
+            method,
             url,
             &[("authorization", &auth)],
             Bytes::new(),
@@ -167,20 +167,14 @@ pub async fn get(url: &str, token: &str) -> Result<(u16, String), ClientError> {
     Ok(text(answer))
 }
 
+/// `GET url` with a bearer token: the status and the body.
+pub async fn get(url: &str, token: &str) -> Result<(u16, String), ClientError> {
+    without_body("GET", url, token).await
+}
+
 /// `DELETE url` with a bearer token: the status and the body.
 pub async fn delete(url: &str, token: &str) -> Result<(u16, String), ClientError> {
-    let auth = format!("Bearer {token}");
-    let answer = HttpClient::new()
-        .send(
-            "DELETE",
-            url,
-            &[("authorization", &auth)],
-            Bytes::new(),
-            None,
-            MAX_API_ANSWER,
-        )
-        .await?;
-    Ok(text(answer))
+    without_body("DELETE", url, token).await
 }
 
 /// `POST url` with a JSON body and a bearer token: the status and the body.
