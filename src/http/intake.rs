@@ -7,7 +7,7 @@
 
 use std::future::Future;
 
-use crate::outbox::{Message, MessageId, MessageState, UnixMillis};
+use crate::outbox::{Message, MessageId, MessageState};
 
 /// What the HTTP layer asks of the outbox.
 pub trait Intake: Send + Sync + 'static {
@@ -44,22 +44,9 @@ pub trait Intake: Send + Sync + 'static {
     fn carrier_names(&self) -> Vec<String>;
 }
 
-/// A response kept under an `Idempotency-Key`, replayed byte for byte.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredResponse {
-    /// The token name that sent the request (keys are per owner).
-    pub owner: String,
-    /// The `Idempotency-Key` header value.
-    pub key: String,
-    /// SHA-256 of the raw request body.
-    pub body_hash: [u8; 32],
-    /// The HTTP status given.
-    pub status: u16,
-    /// The response body given (JSON).
-    pub body: Vec<u8>,
-    /// When it was stored (the store purges records older than 24 h).
-    pub created_at: UnixMillis,
-}
+/// A response kept under an `Idempotency-Key`, replayed byte for byte: the outbox's own
+/// record (owner, key, SHA-256 of the request body, status, response body, time).
+pub type StoredResponse = crate::outbox::IdempotencyRecord;
 
 /// Why the outbox could not do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

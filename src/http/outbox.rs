@@ -4,22 +4,11 @@
 //! errors, readiness). Must not touch: the store directly. Used by `app`.
 
 use super::intake::{CarrierReadiness, Intake, IntakeError, Readiness, StoredResponse};
-use crate::outbox::{IdempotencyRecord, Message, MessageId, Outbox, StoreError, Transition};
-
-fn stored(record: IdempotencyRecord) -> StoredResponse {
-    StoredResponse {
-        owner: record.owner,
-        key: record.key,
-        body_hash: record.body_hash,
-        status: record.status,
-        body: record.response,
-        created_at: record.created_at,
-    }
-}
+use crate::outbox::{Message, MessageId, Outbox, StoreError, Transition};
 
 fn unavailable(e: StoreError) -> IntakeError {
     match e {
-        StoreError::IdempotencyExists(record) => IntakeError::IdempotencyExists(stored(*record)),
+        StoreError::IdempotencyExists(record) => IntakeError::IdempotencyExists(*record),
         other => IntakeError::Unavailable(other.to_string()),
     }
 }
@@ -30,23 +19,13 @@ impl Intake for Outbox {
         messages: Vec<Message>,
         idempotency: Option<StoredResponse>,
     ) -> Result<(), IntakeError> {
-        let record = idempotency.map(|r| IdempotencyRecord {
-            owner: r.owner,
-            key: r.key,
-            body_hash: r.body_hash,
-            status: r.status,
-            response: r.body,
-            created_at: r.created_at,
-        });
-        Outbox::accept(self, messages, record)
+        Outbox::accept(self, messages, idempotency)
             .await
             .map_err(unavailable)
     }
 
     fn idempotency(&self, owner: &str, key: &str) -> Result<Option<StoredResponse>, IntakeError> {
-        Outbox::idempotency(self, owner, key)
-            .map(|r| r.map(stored))
-            .map_err(unavailable)
+        Outbox::idempotency(self, owner, key).map_err(unavailable)
     }
 
     fn get(&self, id: MessageId) -> Result<Option<Message>, IntakeError> {

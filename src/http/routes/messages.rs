@@ -182,7 +182,7 @@ async fn submit<I: Intake>(
         key,
         body_hash,
         status: status.as_u16(),
-        body: body.clone(),
+        response: body.clone(),
         created_at: now.as_millisecond(),
     });
     if messages.is_empty() && record.is_none() {
@@ -204,7 +204,7 @@ fn replay(previous: StoredResponse, body_hash: &[u8; 32]) -> Result<Response, Ap
         return Err(ApiError::IdempotencyConflict);
     }
     let status = StatusCode::from_u16(previous.status).unwrap_or(StatusCode::ACCEPTED);
-    let mut response = json_response(status, previous.body);
+    let mut response = json_response(status, previous.response);
     response
         .headers_mut()
         .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
