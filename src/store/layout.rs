@@ -20,8 +20,9 @@ pub(crate) mod tree {
     pub(crate) const CALLBACKS: &str = "callbacks";
     pub(crate) const COUNTERS: &str = "counters";
     pub(crate) const META: &str = "meta";
+    pub(crate) const JOURNAL: &str = "journal";
     /// Every tree, in the order `backup` copies them.
-    pub(crate) const ALL: [&str; 9] = [
+    pub(crate) const ALL: [&str; 10] = [
         MESSAGES,
         DUE,
         RECEIPT_WAIT,
@@ -31,6 +32,7 @@ pub(crate) mod tree {
         CALLBACKS,
         COUNTERS,
         META,
+        JOURNAL,
     ];
 }
 

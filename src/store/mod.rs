@@ -38,7 +38,9 @@
 //! carrier keys although `submitted` is not a terminal state.
 
 mod error;
+mod journal;
 mod layout;
+mod overlay;
 mod schema;
 mod tx;
 mod writer;
@@ -52,7 +54,9 @@ pub use writer::PURGE_BATCH;
 
 use crate::outbox::{Event, IllegalTransition, Message, MessageId, MessageState, UnixMillis};
 use layout::tree;
+use overlay::TreeId;
 use serde::{Deserialize, Serialize};
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -195,6 +199,7 @@ impl Store {
             }
         };
         schema::check(&db, &trees.meta, migrations)?;
+        let next_record = journal::replay(&db, &trees)?;
         let backlog = match trees.counters.get(layout::OPEN_COUNTER)? {
             Some(v) => layout::counter_value(Some(&v)),
             None => trees.recount()?,
@@ -205,6 +210,9 @@ impl Store {
             path: path.to_owned(),
             backlog: AtomicU64::new(backlog),
             flushes: AtomicU64::new(0),
+            layers: Default::default(),
+            next_record: AtomicU64::new(next_record),
+            materializing: Mutex::new(()),
         });
         let (tx, rx) = mpsc::channel(writer::WRITE_QUEUE);
         let handle = runtime.spawn(writer::run(Arc::clone(&shared), rx));
@@ -271,8 +279,49 @@ impl Store {
         Ok(self.record(id)?.map(|r| r.message))
     }
 
+    /// The value of `key` in tree `id`, as committed (in memory or in the tree).
+    fn read(&self, id: TreeId, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
+        let tree = self.shared.trees.tree(id);
+        self.shared
+            .layers()
+            .with_stack(|stack| overlay::lookup(stack, tree, id, key))
+    }
+
+    /// Calls `f` with each committed key and value of tree `id` in `(lo, hi)`, in key order,
+    /// until it returns false.
+    fn scan(
+        &self,
+        id: TreeId,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        f: impl FnMut(&[u8], &sled::IVec) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        let tree = self.shared.trees.tree(id);
+        self.shared
+            .layers()
+            .with_stack(|stack| overlay::scan(stack, tree, id, lo, hi, f))
+    }
+
+    /// The ids of a time index (`due`, `receipt_wait`) with keys below `bound`, in time order.
+    fn ids_before(
+        &self,
+        id: TreeId,
+        bound: &[u8],
+        limit: usize,
+    ) -> Result<Vec<MessageId>, StoreError> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        self.scan(id, Bound::Unbounded, Bound::Excluded(bound), |k, _| {
+            out.push(layout::split_timed_id(id.name(), k)?.1);
+            Ok(out.len() < limit)
+        })?;
+        Ok(out)
+    }
+
     fn record(&self, id: MessageId) -> Result<Option<MessageRecord>, StoreError> {
-        match self.shared.trees.messages.get(layout::id_key(id))? {
+        match self.read(TreeId::Messages, &layout::id_key(id))? {
             Some(v) => Ok(Some(layout::decode(tree::MESSAGES, &v)?)),
             None => Ok(None),
         }
@@ -280,16 +329,17 @@ impl Store {
 
     /// Queued messages due at or before `now`, earliest first, at most `limit`.
     pub fn due(&self, now: UnixMillis, limit: usize) -> Result<Vec<MessageId>, StoreError> {
-        let due = &self.shared.trees.due;
-        ids_before(due, tree::DUE, &layout::after_time(now), limit)
+        self.ids_before(TreeId::Due, &layout::after_time(now), limit)
     }
 
     /// When the earliest queued message is due.
     pub fn next_due_at(&self) -> Result<Option<UnixMillis>, StoreError> {
-        match self.shared.trees.due.first()? {
-            Some((k, _)) => Ok(Some(layout::split_timed_id(tree::DUE, &k)?.0)),
-            None => Ok(None),
-        }
+        let mut first = None;
+        self.scan(TreeId::Due, Bound::Unbounded, Bound::Unbounded, |k, _| {
+            first = Some(layout::split_timed_id(tree::DUE, k)?.0);
+            Ok(false)
+        })?;
+        Ok(first)
     }
 
     /// The open message and part that `key` (a receipt-matching key from `SubmitOk`) names at
@@ -299,12 +349,7 @@ impl Store {
         carrier: &str,
         key: &str,
     ) -> Result<Option<(MessageId, usize)>, StoreError> {
-        match self
-            .shared
-            .trees
-            .carrier_keys
-            .get(layout::carrier_key(carrier, key))?
-        {
+        match self.read(TreeId::CarrierKeys, &layout::carrier_key(carrier, key))? {
             Some(v) => Ok(Some(layout::split_carrier_value(&v)?)),
             None => Ok(None),
         }
@@ -317,24 +362,29 @@ impl Store {
         submitted_before: UnixMillis,
         limit: usize,
     ) -> Result<Vec<MessageId>, StoreError> {
-        let waiting = &self.shared.trees.receipt_wait;
         let bound = layout::time_key(submitted_before);
-        ids_before(waiting, tree::RECEIPT_WAIT, &bound, limit)
+        self.ids_before(TreeId::ReceiptWait, &bound, limit)
     }
 
     /// Up to `limit` messages in `state`, oldest first. Scans every message: for recovery at
     /// startup (the `submitting` ones), not for a request path.
     pub fn in_state(&self, state: MessageState, limit: usize) -> Result<Vec<Message>, StoreError> {
         let mut out = Vec::new();
-        for item in self.shared.trees.messages.iter().values() {
-            if out.len() == limit {
-                break;
-            }
-            let rec: MessageRecord = layout::decode(tree::MESSAGES, &item?)?;
-            if rec.message.state == state {
-                out.push(rec.message);
-            }
+        if limit == 0 {
+            return Ok(out);
         }
+        self.scan(
+            TreeId::Messages,
+            Bound::Unbounded,
+            Bound::Unbounded,
+            |_, v| {
+                let rec: MessageRecord = layout::decode(tree::MESSAGES, v)?;
+                if rec.message.state == state {
+                    out.push(rec.message);
+                }
+                Ok(out.len() < limit)
+            },
+        )?;
         Ok(out)
     }
 
@@ -342,6 +392,15 @@ impl Store {
     /// commit. A counter, not a scan: cheap enough for every request.
     pub fn backlog(&self) -> u64 {
         self.shared.backlog.load(Ordering::Relaxed)
+    }
+
+    /// Writes everything committed into the trees now (tests: only while no write is in
+    /// flight, as the writer would between groups).
+    #[cfg(test)]
+    fn materialize_now(&self) {
+        self.shared
+            .materialize_all()
+            .expect("materialization succeeds");
     }
 
     /// Flushes done by the writer since open (for metrics and the group-commit test).
@@ -355,12 +414,7 @@ impl Store {
         owner: &str,
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        match self
-            .shared
-            .trees
-            .idempotency
-            .get(layout::idempotency_key(owner, key))?
-        {
+        match self.read(TreeId::Idempotency, &layout::idempotency_key(owner, key))? {
             Some(v) => Ok(Some(layout::decode(tree::IDEMPOTENCY, &v)?)),
             None => Ok(None),
         }
@@ -383,16 +437,23 @@ impl Store {
         now: UnixMillis,
         limit: usize,
     ) -> Result<Vec<CallbackRecord>, StoreError> {
-        let callbacks = &self.shared.trees.callbacks;
         let mut out = Vec::new();
         let mut from = [0u8; 16];
         while out.len() < limit {
-            let Some(item) = callbacks.range(from..).next() else {
+            let mut first = None;
+            self.scan(
+                TreeId::Callbacks,
+                Bound::Included(&from[..]),
+                Bound::Unbounded,
+                |k, v| {
+                    let id = layout::id_from(tree::CALLBACKS, k)?;
+                    first = Some((id, layout::decode::<CallbackRecord>(tree::CALLBACKS, v)?));
+                    Ok(false)
+                },
+            )?;
+            let Some((id, first)) = first else {
                 break;
             };
-            let (k, v) = item?;
-            let id = layout::id_from(tree::CALLBACKS, &k)?;
-            let first: CallbackRecord = layout::decode(tree::CALLBACKS, &v)?;
             if first.next_attempt_at <= now {
                 out.push(first);
             }
@@ -452,21 +513,6 @@ impl Store {
         }
         Ok(())
     }
-}
-
-/// The ids of a time index (`due`, `receipt_wait`) with keys below `bound`, in time order.
-fn ids_before(
-    index: &sled::Tree,
-    name: &'static str,
-    bound: &[u8],
-    limit: usize,
-) -> Result<Vec<MessageId>, StoreError> {
-    index
-        .range(..bound)
-        .keys()
-        .take(limit)
-        .map(|k| Ok(layout::split_timed_id(name, &k?)?.1))
-        .collect()
 }
 
 /// Opens the database, waiting up to [`Store::LOCK_WAIT`] for its lock: sled releases it from a

@@ -4,7 +4,7 @@ use super::StoreError;
 use super::layout::SCHEMA_VERSION_KEY;
 
 /// The layout this build writes (the module docs of `store` describe it).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One step: rewrites a store of version `i` into version `i + 1`, where `i` is the step's
 /// index in the table. Runs at open, before anything else reads the store.
@@ -12,12 +12,19 @@ pub(crate) type Migration = fn(&sled::Db) -> Result<(), StoreError>;
 
 /// `MIGRATIONS[i]` upgrades version `i` to `i + 1`; the table has `SCHEMA_VERSION` entries.
 /// Version 0 is a store written before `meta` held a version: the same layout as version 1,
-/// so its step changes nothing (the counters are rebuilt at open when missing).
-pub(crate) const MIGRATIONS: &[Migration] = &[from_unversioned];
+/// so its step changes nothing (the counters are rebuilt at open when missing). Version 2 adds
+/// the `journal` tree, which open creates (empty for a version 1 store); the version is raised
+/// so that a build that does not replay the journal refuses the store instead of missing
+/// writes that are only there.
+pub(crate) const MIGRATIONS: &[Migration] = &[from_unversioned, add_journal];
 
 const _: () = assert!(MIGRATIONS.len() == SCHEMA_VERSION as usize);
 
 fn from_unversioned(_: &sled::Db) -> Result<(), StoreError> {
+    Ok(())
+}
+
+fn add_journal(_: &sled::Db) -> Result<(), StoreError> {
     Ok(())
 }
 

@@ -2,6 +2,18 @@ use super::*;
 use crate::outbox::{Part, PartState, TextEncoding};
 use std::path::PathBuf;
 
+/// Entries of tree `id` as readers see them (in the trees or not yet).
+fn entries(store: &Store, id: TreeId) -> usize {
+    let mut n = 0;
+    store
+        .scan(id, Bound::Unbounded, Bound::Unbounded, |_, _| {
+            n += 1;
+            Ok(true)
+        })
+        .unwrap();
+    n
+}
+
 /// A fresh directory path under the system temp dir, removed on drop.
 struct TempPath(PathBuf);
 
@@ -250,15 +262,22 @@ async fn whole_life_keeps_indexes_in_step() {
     );
     assert_eq!(m.state, MessageState::Delivered);
     assert_eq!(m.done_at, Some(400));
-    assert_eq!(store.get(id).unwrap(), Some(m));
+    assert_eq!(store.get(id).unwrap(), Some(m.clone()));
     assert_eq!(store.awaiting_receipts(i64::MAX, 10).unwrap(), vec![]);
     assert_eq!(store.find_by_carrier_key("telia", "a1").unwrap(), None);
     assert_eq!(store.find_by_carrier_key("telia", "a2").unwrap(), None);
     assert_eq!(store.due(i64::MAX, 10).unwrap(), vec![]);
     assert_eq!(store.backlog(), 0);
+    for index in [TreeId::CarrierKeys, TreeId::ReceiptWait, TreeId::Due] {
+        assert_eq!(entries(&store, index), 0, "{index:?}");
+    }
+    // The same once everything is in the trees.
+    store.materialize_now();
     assert!(store.shared.trees.carrier_keys.is_empty());
     assert!(store.shared.trees.receipt_wait.is_empty());
     assert!(store.shared.trees.due.is_empty());
+    assert!(store.shared.trees.journal.is_empty());
+    assert_eq!(store.get(id).unwrap(), Some(m));
 }
 
 #[tokio::test]
@@ -275,6 +294,8 @@ async fn transient_failure_requeues_at_retry_time() {
     assert_eq!(store.due(4_999, 10).unwrap(), vec![]);
     assert_eq!(store.due(5_000, 10).unwrap(), vec![id]);
     assert_eq!(store.next_due_at().unwrap(), Some(5_000));
+    assert_eq!(entries(&store, TreeId::Due), 1, "the old due entry is gone");
+    store.materialize_now();
     assert_eq!(store.shared.trees.due.len(), 1, "the old due entry is gone");
 }
 
@@ -500,8 +521,17 @@ async fn counters_are_rebuilt_when_missing() {
         .transition(MessageId(1), Event::Cancel, 1)
         .await
         .unwrap();
-    store.shared.trees.counters.clear().unwrap();
     store.close().await.unwrap();
+    {
+        let db = open_waiting_for_lock(&sled::Config::new().path(&dir.0)).unwrap();
+        let counters = db.open_tree(tree::COUNTERS).unwrap();
+        assert!(
+            !counters.is_empty(),
+            "close writes the counters to their tree"
+        );
+        counters.clear().unwrap();
+        db.flush().unwrap();
+    }
     let store = Store::open(&dir.0).unwrap();
     assert_eq!(store.backlog(), 2);
     store.close().await.unwrap();
@@ -617,7 +647,8 @@ async fn an_older_schema_runs_the_migrations() {
     schema::write(&store.shared.trees.meta, 0).unwrap();
     store.close().await.unwrap();
 
-    let store = Store::open_with(sled::Config::new().path(&dir.0), &dir.0, &[fake_step]).unwrap();
+    let steps: [schema::Migration; SCHEMA_VERSION as usize] = [fake_step; SCHEMA_VERSION as usize];
+    let store = Store::open_with(sled::Config::new().path(&dir.0), &dir.0, &steps).unwrap();
     assert!(RAN.load(Ordering::SeqCst));
     let meta = &store.shared.trees.meta;
     assert_eq!(meta.get("migrated").unwrap().as_deref(), Some(&b"yes"[..]));
@@ -626,7 +657,7 @@ async fn an_older_schema_runs_the_migrations() {
         Some(&SCHEMA_VERSION.to_be_bytes()[..])
     );
     store.close().await.unwrap();
-    // And the real table brings version 0 to 1 too.
+    // And the real table brings version 0 (and 1) to the current one too.
     let store = Store::open(&dir.0).unwrap();
     schema::write(&store.shared.trees.meta, 0).unwrap();
     store.close().await.unwrap();
@@ -756,4 +787,91 @@ async fn requests_sharing_a_commit_keep_their_own_outcomes() {
     assert_eq!(store.get(MessageId(3)).unwrap(), None);
     assert!(store.get(MessageId(4)).unwrap().is_some());
     assert_eq!(store.backlog(), 2);
+}
+
+#[tokio::test]
+async fn writes_reach_the_trees_once_and_reads_see_them_throughout() {
+    let store = Store::open_temporary().unwrap();
+    let id = MessageId(1);
+    store.accept(vec![message(1, 100, 1)], None).await.unwrap();
+    // Durable in the journal, not yet in the trees; readers see it all the same.
+    assert!(store.shared.trees.messages.is_empty());
+    assert!(!store.shared.trees.journal.is_empty());
+    assert_eq!(store.due(100, 10).unwrap(), vec![id]);
+    store.materialize_now();
+    assert_eq!(store.shared.trees.messages.len(), 1);
+    assert_eq!(store.shared.trees.due.len(), 1);
+    assert!(store.shared.trees.journal.is_empty());
+    // Dispatched and submitted between materializations: the due entry comes and goes in
+    // memory; the trees get the last state.
+    store.transition(id, dispatched(), 100).await.unwrap();
+    store.transition(id, submit_ok(&["k1"]), 110).await.unwrap();
+    assert_eq!(store.due(i64::MAX, 10).unwrap(), vec![]);
+    assert_eq!(store.shared.trees.due.len(), 1, "not materialized yet");
+    assert_eq!(
+        store.find_by_carrier_key("telia", "k1").unwrap(),
+        Some((id, 0))
+    );
+    store.materialize_now();
+    assert!(store.shared.trees.due.is_empty());
+    assert_eq!(store.shared.trees.carrier_keys.len(), 1);
+    assert_eq!(store.shared.trees.receipt_wait.len(), 1);
+    assert_eq!(
+        store.get(id).unwrap().map(|m| m.state),
+        Some(MessageState::Submitted)
+    );
+}
+
+#[tokio::test]
+async fn a_crash_before_materialization_loses_nothing() {
+    let dir = TempPath::new("replay");
+    let store = Store::open(&dir.0).unwrap();
+    store
+        .accept(
+            (1..=3).map(|i| message(i, 0, 1)).collect(),
+            Some(idem("k", 0)),
+        )
+        .await
+        .unwrap();
+    store
+        .transition(MessageId(2), Event::Cancel, 1)
+        .await
+        .unwrap();
+    store
+        .transition(MessageId(3), dispatched(), 1)
+        .await
+        .unwrap();
+    // No close: the writer stops when the last handle goes, and nothing materializes.
+    assert!(store.shared.trees.messages.is_empty());
+    let writer = store.writer.lock().unwrap().take().unwrap();
+    drop(store);
+    writer.await.unwrap();
+    let store = Store::open(&dir.0).unwrap();
+    assert!(store.shared.trees.journal.is_empty(), "replayed at open");
+    assert_eq!(store.shared.trees.messages.len(), 3);
+    let state = |i| store.get(MessageId(i)).unwrap().map(|m| m.state);
+    assert_eq!(state(1), Some(MessageState::Queued));
+    assert_eq!(state(2), Some(MessageState::Cancelled));
+    assert_eq!(state(3), Some(MessageState::Submitting));
+    assert_eq!(store.backlog(), 2);
+    assert_eq!(store.due(i64::MAX, 10).unwrap(), vec![MessageId(1)]);
+    assert!(store.idempotency_get("shop-a", "k").unwrap().is_some());
+    store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_backup_taken_before_materialization_holds_every_write() {
+    let dir = TempPath::new("backup-journal");
+    let copy = TempPath::new("backup-journal-copy");
+    let store = Store::open(&dir.0).unwrap();
+    store.accept(vec![message(1, 0, 1)], None).await.unwrap();
+    store.materialize_now();
+    store.accept(vec![message(2, 0, 1)], None).await.unwrap();
+    store.backup(&copy.0).await.unwrap();
+    store.close().await.unwrap();
+    let backup = Store::open(&copy.0).unwrap();
+    assert!(backup.get(MessageId(1)).unwrap().is_some());
+    assert!(backup.get(MessageId(2)).unwrap().is_some());
+    assert_eq!(backup.backlog(), 2);
+    backup.close().await.unwrap();
 }

@@ -1,24 +1,21 @@
-//! The trees and what one write does inside a sled transaction.
+//! The trees, and what one write request does to them.
 //!
-//! sled may run a transaction closure more than once (on conflict), so everything here is free
-//! of side effects: it reads and writes through the transactional views and returns what to
-//! announce; the writer answers callers and updates counters only after the commit and flush.
+//! A request runs against a [`Tx`]: it reads through the layers of writes not yet in the trees
+//! (see `overlay`) and collects its own writes in a layer of its own, which the writer adds to
+//! its group only if the request succeeds. A request that fails (an idempotency key in use, a
+//! duplicate id, an undecodable record) so leaves nothing behind, as an aborted transaction
+//! would.
 
 use super::layout::{self, tree};
+use super::overlay::{self, Layer, TreeId};
 use super::{CallbackRecord, IdempotencyRecord, StoreError, Transition};
 use crate::outbox::{Event, Message, MessageId, MessageState, UnixMillis, apply};
 use serde::{Deserialize, Serialize};
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::IVec;
+use std::ops::Bound;
 
-/// The result type of a transaction closure.
-pub(crate) type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
-
-impl From<StoreError> for ConflictableTransactionError<StoreError> {
-    fn from(e: StoreError) -> Self {
-        ConflictableTransactionError::Abort(e)
-    }
-}
+/// The result type of a request.
+pub(crate) type TxResult<T> = Result<T, StoreError>;
 
 /// What the `messages` tree holds for one message: the message and the store's own
 /// bookkeeping for it.
@@ -119,6 +116,7 @@ pub(crate) struct Trees {
     pub(crate) callbacks: sled::Tree,
     pub(crate) counters: sled::Tree,
     pub(crate) meta: sled::Tree,
+    pub(crate) journal: sled::Tree,
 }
 
 impl Trees {
@@ -133,6 +131,7 @@ impl Trees {
             callbacks: db.open_tree(tree::CALLBACKS)?,
             counters: db.open_tree(tree::COUNTERS)?,
             meta: db.open_tree(tree::META)?,
+            journal: db.open_tree(tree::JOURNAL)?,
         })
     }
 
@@ -148,49 +147,23 @@ impl Trees {
             tree::CALLBACKS => &self.callbacks,
             tree::COUNTERS => &self.counters,
             tree::META => &self.meta,
+            tree::JOURNAL => &self.journal,
             _ => return None,
         })
     }
 
-    /// Runs `f` in one transaction over the data trees (not `meta`).
-    pub(crate) fn transact<T>(&self, f: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<T, StoreError> {
-        (
-            &self.messages,
-            &self.due,
-            &self.receipt_wait,
-            &self.carrier_keys,
-            &self.idempotency,
-            &self.idempotency_age,
-            &self.callbacks,
-            &self.counters,
-        )
-            .transaction(
-                |(
-                    messages,
-                    due,
-                    receipt_wait,
-                    carrier_keys,
-                    idem,
-                    idem_age,
-                    callbacks,
-                    counters,
-                )| {
-                    f(&Tx {
-                        messages,
-                        due,
-                        receipt_wait,
-                        carrier_keys,
-                        idempotency: idem,
-                        idempotency_age: idem_age,
-                        callbacks,
-                        counters,
-                    })
-                },
-            )
-            .map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => StoreError::Sled(e),
-            })
+    /// The tree of `id`.
+    pub(crate) fn tree(&self, id: TreeId) -> &sled::Tree {
+        match id {
+            TreeId::Messages => &self.messages,
+            TreeId::Due => &self.due,
+            TreeId::ReceiptWait => &self.receipt_wait,
+            TreeId::CarrierKeys => &self.carrier_keys,
+            TreeId::Idempotency => &self.idempotency,
+            TreeId::IdempotencyAge => &self.idempotency_age,
+            TreeId::Callbacks => &self.callbacks,
+            TreeId::Counters => &self.counters,
+        }
     }
 
     /// Rebuilds the counters from the messages (a store without them: version 0, or damaged
@@ -212,21 +185,44 @@ impl Trees {
     }
 }
 
-/// The transactional views of `Trees::transact`.
+/// One request's view of the store: its own writes over `below` (newest first) over the trees.
 pub(crate) struct Tx<'a> {
-    messages: &'a TransactionalTree,
-    due: &'a TransactionalTree,
-    receipt_wait: &'a TransactionalTree,
-    carrier_keys: &'a TransactionalTree,
-    idempotency: &'a TransactionalTree,
-    idempotency_age: &'a TransactionalTree,
-    callbacks: &'a TransactionalTree,
-    counters: &'a TransactionalTree,
+    trees: &'a Trees,
+    below: &'a [&'a Layer],
+    writes: Layer,
 }
 
-impl Tx<'_> {
+impl<'a> Tx<'a> {
+    pub(crate) fn new(trees: &'a Trees, below: &'a [&'a Layer]) -> Self {
+        Self {
+            trees,
+            below,
+            writes: Layer::default(),
+        }
+    }
+
+    /// The request's writes.
+    pub(crate) fn into_writes(self) -> Layer {
+        self.writes
+    }
+
+    fn get(&self, id: TreeId, key: &[u8]) -> TxResult<Option<IVec>> {
+        if let Some(v) = self.writes.get(id, key) {
+            return Ok(v.clone());
+        }
+        overlay::lookup(self.below, self.trees.tree(id), id, key)
+    }
+
+    fn insert(&mut self, id: TreeId, key: &[u8], value: impl Into<IVec>) {
+        self.writes.put(id, key.to_vec(), Some(value.into()));
+    }
+
+    fn remove(&mut self, id: TreeId, key: &[u8]) {
+        self.writes.put(id, key.to_vec(), None);
+    }
+
     fn record(&self, id: MessageId) -> TxResult<Option<MessageRecord>> {
-        match self.messages.get(layout::id_key(id))? {
+        match self.get(TreeId::Messages, &layout::id_key(id))? {
             Some(v) => Ok(Some(layout::decode(tree::MESSAGES, &v)?)),
             None => Ok(None),
         }
@@ -234,7 +230,7 @@ impl Tx<'_> {
 
     /// Writes `new` in place of `old` with its index entries, and notes the counter changes.
     fn put(
-        &self,
+        &mut self,
         old: Option<&MessageRecord>,
         new: &MessageRecord,
         counts: &mut Counts,
@@ -242,71 +238,71 @@ impl Tx<'_> {
         if let Some(old) = old {
             let entries = Entries::of(old);
             if let Some(k) = entries.due {
-                self.due.remove(&k[..])?;
+                self.remove(TreeId::Due, &k);
             }
             if let Some(k) = entries.receipt_wait {
-                self.receipt_wait.remove(&k[..])?;
+                self.remove(TreeId::ReceiptWait, &k);
             }
             for (k, v) in entries.carrier {
                 // A carrier may reuse an id for a later message: remove only our own entry.
-                if self.carrier_keys.get(&k)?.as_deref() == Some(&v[..]) {
-                    self.carrier_keys.remove(k)?;
+                if self.get(TreeId::CarrierKeys, &k)?.as_deref() == Some(&v[..]) {
+                    self.remove(TreeId::CarrierKeys, &k);
                 }
             }
             counts.add(&old.message, -1);
         }
         let id = new.message.id;
-        self.messages
-            .insert(&layout::id_key(id), layout::encode(tree::MESSAGES, new)?)?;
+        let record = layout::encode(tree::MESSAGES, new)?;
+        self.insert(TreeId::Messages, &layout::id_key(id), record);
         let entries = Entries::of(new);
         if let Some(k) = entries.due {
-            self.due.insert(&k[..], &[])?;
+            self.insert(TreeId::Due, &k, &[]);
         }
         if let Some(k) = entries.receipt_wait {
-            self.receipt_wait.insert(&k[..], &[])?;
+            self.insert(TreeId::ReceiptWait, &k, &[]);
         }
         for (k, v) in entries.carrier {
-            self.carrier_keys.insert(k, &v[..])?;
+            self.insert(TreeId::CarrierKeys, &k, &v[..]);
         }
         counts.add(&new.message, 1);
         Ok(())
     }
 
-    fn write_counts(&self, counts: &Counts) -> TxResult<()> {
+    fn write_counts(&mut self, counts: &Counts) -> TxResult<()> {
         let keys = MessageState::ALL.iter().map(|s| layout::state_counter(*s));
         let changes = keys.zip(counts.states).chain(std::iter::once((
             layout::OPEN_COUNTER.to_vec(),
             counts.open,
         )));
         for (key, delta) in changes.filter(|(_, d)| *d != 0) {
-            let now = layout::counter_value(self.counters.get(&key)?.as_deref());
+            let now = layout::counter_value(self.get(TreeId::Counters, &key)?.as_deref());
             let next = now.saturating_add_signed(delta);
-            self.counters.insert(key, &next.to_be_bytes())?;
+            self.insert(TreeId::Counters, &key, &next.to_be_bytes());
         }
         Ok(())
     }
 
     /// `accept`: the idempotency record, then every message, or nothing.
     pub(crate) fn accept(
-        &self,
+        &mut self,
         messages: &[Message],
         idem: Option<&IdempotencyRecord>,
     ) -> TxResult<()> {
         if let Some(rec) = idem {
             let key = layout::idempotency_key(&rec.owner, &rec.key);
-            if let Some(existing) = self.idempotency.get(&key)? {
+            if let Some(existing) = self.get(TreeId::Idempotency, &key)? {
                 let existing = layout::decode(tree::IDEMPOTENCY, &existing)?;
-                return Err(StoreError::IdempotencyExists(Box::new(existing)).into());
+                return Err(StoreError::IdempotencyExists(Box::new(existing)));
             }
-            self.idempotency_age
-                .insert(layout::idempotency_age_key(rec.created_at, &key), &[])?;
-            self.idempotency
-                .insert(key, layout::encode(tree::IDEMPOTENCY, rec)?)?;
+            let age_key = layout::idempotency_age_key(rec.created_at, &key);
+            self.insert(TreeId::IdempotencyAge, &age_key, &[]);
+            let record = layout::encode(tree::IDEMPOTENCY, rec)?;
+            self.insert(TreeId::Idempotency, &key, record);
         }
         let mut counts = Counts::default();
         for m in messages {
-            if self.messages.get(layout::id_key(m.id))?.is_some() {
-                return Err(StoreError::DuplicateId(m.id).into());
+            if self.get(TreeId::Messages, &layout::id_key(m.id))?.is_some() {
+                return Err(StoreError::DuplicateId(m.id));
             }
             self.put(None, &MessageRecord::new(m.clone()), &mut counts)?;
         }
@@ -315,7 +311,7 @@ impl Tx<'_> {
 
     /// `transition_many`: each event through `outbox::state::apply`, applied ones written.
     pub(crate) fn transition(
-        &self,
+        &mut self,
         items: &[(MessageId, Event)],
         now: UnixMillis,
     ) -> TxResult<Vec<Transition>> {
@@ -352,10 +348,8 @@ impl Tx<'_> {
                     attempt: 0,
                     next_attempt_at: now,
                 };
-                self.callbacks.insert(
-                    &layout::callback_key(*id, seq),
-                    layout::encode(tree::CALLBACKS, &callback)?,
-                )?;
+                let record = layout::encode(tree::CALLBACKS, &callback)?;
+                self.insert(TreeId::Callbacks, &layout::callback_key(*id, seq), record);
                 new.next_callback_seq += 1;
             }
             self.put(Some(&old), &new, &mut counts)?;
@@ -368,38 +362,56 @@ impl Tx<'_> {
         Ok(out)
     }
 
-    /// Removes the idempotency records named by these `idempotency_age` keys.
-    pub(crate) fn purge_idempotency(&self, age_keys: &[sled::IVec]) -> TxResult<()> {
-        for k in age_keys {
-            self.idempotency_age.remove(k)?;
+    /// Removes up to `limit` idempotency records created before `older_than`, oldest first;
+    /// returns how many.
+    pub(crate) fn purge_idempotency(
+        &mut self,
+        older_than: UnixMillis,
+        limit: usize,
+    ) -> TxResult<usize> {
+        let bound = layout::time_key(older_than);
+        let mut age_keys = Vec::new();
+        overlay::scan(
+            self.below,
+            &self.trees.idempotency_age,
+            TreeId::IdempotencyAge,
+            Bound::Unbounded,
+            Bound::Excluded(&bound[..]),
+            |k, _| {
+                age_keys.push(k.to_vec());
+                Ok(age_keys.len() < limit)
+            },
+        )?;
+        for k in &age_keys {
+            self.remove(TreeId::IdempotencyAge, k);
             if let Some(idem_key) = k.get(8..) {
-                self.idempotency.remove(idem_key)?;
+                self.remove(TreeId::Idempotency, idem_key);
             }
         }
-        Ok(())
+        Ok(age_keys.len())
     }
 
     /// `callback_done`: the callback is delivered (or abandoned); the next one becomes due.
-    pub(crate) fn callback_done(&self, id: MessageId, seq: u64) -> TxResult<()> {
-        self.callbacks.remove(&layout::callback_key(id, seq)[..])?;
+    pub(crate) fn callback_done(&mut self, id: MessageId, seq: u64) -> TxResult<()> {
+        self.remove(TreeId::Callbacks, &layout::callback_key(id, seq));
         Ok(())
     }
 
     /// `callback_retry`: one more attempt, not before `next_attempt_at`. A callback that is no
     /// longer pending is left alone.
     pub(crate) fn callback_retry(
-        &self,
+        &mut self,
         id: MessageId,
         seq: u64,
         next_attempt_at: UnixMillis,
     ) -> TxResult<()> {
         let key = layout::callback_key(id, seq);
-        if let Some(v) = self.callbacks.get(&key[..])? {
+        if let Some(v) = self.get(TreeId::Callbacks, &key)? {
             let mut rec: CallbackRecord = layout::decode(tree::CALLBACKS, &v)?;
             rec.attempt = rec.attempt.saturating_add(1);
             rec.next_attempt_at = next_attempt_at;
-            self.callbacks
-                .insert(&key[..], layout::encode(tree::CALLBACKS, &rec)?)?;
+            let record = layout::encode(tree::CALLBACKS, &rec)?;
+            self.insert(TreeId::Callbacks, &key, record);
         }
         Ok(())
     }

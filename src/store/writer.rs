@@ -2,17 +2,24 @@
 //!
 //! Requests come down a bounded channel, each with a oneshot for its answer. The task takes
 //! everything waiting (up to `MAX_BATCH`), and in ONE `spawn_blocking` call applies each
-//! request in its own transaction (so one request's abort, an idempotency conflict, leaves the
-//! others alone), flushes once, refreshes the backlog, and only then answers: nobody hears
-//! "done" before their write is on disk (design.md: 202 only after the flush).
+//! request against the store as it stands (see `tx`), keeping a failed request's writes out,
+//! appends the group's writes to the journal, flushes once, and only then answers: nobody
+//! hears "done" before their write is on disk (design.md: 202 only after the flush).
+//!
+//! Between groups the task decides when the `active` layer (every journaled write not yet in
+//! its tree) is *materialized*: frozen, written to the trees on another blocking thread while
+//! new groups go on (see `journal`), and dropped. The active layer is bounded: past
+//! [`ACTIVE_CAP`] writes the writer waits for the materialization under way.
 
 use super::layout::{self, tree};
+use super::overlay::{self, Layer, TreeId};
 use super::tx::{Trees, Tx, TxResult};
-use super::{IdempotencyRecord, StoreError, Transition};
+use super::{IdempotencyRecord, StoreError, Transition, journal};
 use crate::outbox::{Event, Message, MessageId, UnixMillis};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// Capacity of the write channel. About one batch: a request that finds it full waits, which is
@@ -64,6 +71,35 @@ pub(crate) enum Request {
     Close { reply: Reply<()> },
 }
 
+/// Writes in the active layer that start a materialization.
+pub(crate) const MATERIALIZE_AT: usize = 100_000;
+
+/// Longest a write stays only in the journal when traffic is light.
+pub(crate) const MATERIALIZE_EVERY: Duration = Duration::from_secs(1);
+
+/// Most writes the active layer holds while a materialization is under way; past it, new
+/// groups wait for that materialization (memory stays bounded when sled falls behind).
+pub(crate) const ACTIVE_CAP: usize = 4 * MATERIALIZE_AT;
+
+/// The writes not yet in their trees.
+#[derive(Default)]
+pub(crate) struct Layers {
+    /// Every committed write since the last freeze.
+    pub(crate) active: Layer,
+    /// Writes being materialized, with the journal records below the number that hold them.
+    pub(crate) frozen: Option<(Arc<Layer>, u64)>,
+}
+
+impl Layers {
+    /// Runs `f` with the layers newest first.
+    pub(crate) fn with_stack<T>(&self, f: impl FnOnce(&[&Layer]) -> T) -> T {
+        match &self.frozen {
+            Some((frozen, _)) => f(&[&self.active, frozen]),
+            None => f(&[&self.active]),
+        }
+    }
+}
+
 /// What the writer and the readers share.
 pub(crate) struct Shared {
     pub(crate) db: sled::Db,
@@ -73,6 +109,61 @@ pub(crate) struct Shared {
     pub(crate) backlog: AtomicU64,
     /// Flushes done by the writer.
     pub(crate) flushes: AtomicU64,
+    pub(crate) layers: RwLock<Layers>,
+    /// Number of the next journal record (only the writer appends).
+    pub(crate) next_record: AtomicU64,
+    /// Held while the frozen layer is being materialized, and by whatever must not overlap one
+    /// (backup, close).
+    pub(crate) materializing: Mutex<()>,
+}
+
+impl Shared {
+    pub(crate) fn layers(&self) -> RwLockReadGuard<'_, Layers> {
+        self.layers.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn materialize_lock(&self) -> MutexGuard<'_, ()> {
+        self.materializing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Moves the active layer to `frozen` unless a materialization is pending or nothing is
+    /// active. Only the writer calls it, between groups, so the layer and the journal records
+    /// below `next_record` hold the same writes.
+    fn freeze(&self) -> bool {
+        let mut layers = self.layers.write().unwrap_or_else(PoisonError::into_inner);
+        if layers.frozen.is_some() || layers.active.is_empty() {
+            return false;
+        }
+        let active = std::mem::take(&mut layers.active);
+        let upto = self.next_record.load(Ordering::Relaxed);
+        layers.frozen = Some((Arc::new(active), upto));
+        true
+    }
+
+    /// Materializes the frozen layer, if any. The caller holds `materialize_lock`.
+    fn materialize_frozen(&self) -> Result<(), StoreError> {
+        let frozen = self.layers().frozen.clone();
+        if let Some((layer, upto)) = frozen {
+            journal::materialize(&self.db, &self.trees, &layer, upto)?;
+            self.layers
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .frozen = None;
+        }
+        Ok(())
+    }
+
+    /// Materializes everything: the trees alone then hold the store (close).
+    pub(crate) fn materialize_all(&self) -> Result<(), StoreError> {
+        let _running = self.materialize_lock();
+        self.materialize_frozen()?;
+        if self.freeze() {
+            self.materialize_frozen()?;
+        }
+        Ok(())
+    }
 }
 
 /// A result waiting for the flush.
@@ -110,19 +201,61 @@ impl Answer {
 /// The writer task: runs until `Close` or until every `Store` is dropped.
 pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Request>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let work = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
-        let shared = Arc::clone(&shared);
-        match tokio::task::spawn_blocking(move || commit(&shared, work)).await {
-            Ok(Continue::Yes) => {}
-            Ok(Continue::No) => break,
-            Err(e) => {
-                // The batch's callers see WriterGone; so does everyone after them, and
-                // readiness should report it. Going on after a panic inside sled is not safe.
-                tracing::error!(error = %e, "store writer failed; no more writes");
-                break;
+    let mut materializer: Option<tokio::task::JoinHandle<()>> = None;
+    let mut last_freeze = tokio::time::Instant::now();
+    loop {
+        let waited =
+            tokio::time::timeout(MATERIALIZE_EVERY, rx.recv_many(&mut batch, MAX_BATCH)).await;
+        match waited {
+            Ok(0) => break,
+            Ok(_) => {
+                let work = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
+                let shared = Arc::clone(&shared);
+                match tokio::task::spawn_blocking(move || commit(&shared, work)).await {
+                    Ok(Continue::Yes) => {}
+                    Ok(Continue::No) => break,
+                    Err(e) => {
+                        // The batch's callers see WriterGone; so does everyone after them,
+                        // and readiness should report it. Going on after a panic inside sled
+                        // is not safe.
+                        tracing::error!(error = %e, "store writer failed; no more writes");
+                        break;
+                    }
+                }
+            }
+            Err(_) => {} // quiet for a while: time to materialize what is waiting
+        }
+        if materializer.as_ref().is_some_and(|m| m.is_finished()) {
+            materializer = None;
+        }
+        let active = shared.layers().active.len();
+        match &mut materializer {
+            Some(running) if active >= ACTIVE_CAP => {
+                tracing::debug!(active, "store writer waits for materialization");
+                let _ = running.await;
+                materializer = None;
+            }
+            Some(_) => {}
+            None => {
+                let due = active >= MATERIALIZE_AT
+                    || (active > 0 && last_freeze.elapsed() >= MATERIALIZE_EVERY);
+                if due && shared.freeze() {
+                    last_freeze = tokio::time::Instant::now();
+                    let shared = Arc::clone(&shared);
+                    materializer = Some(tokio::task::spawn_blocking(move || {
+                        let _running = shared.materialize_lock();
+                        if let Err(e) = shared.materialize_frozen() {
+                            // The writes stay in the journal and in memory; the next
+                            // attempt (or the replay at open) writes them.
+                            tracing::error!(error = %e, "store materialization failed");
+                        }
+                    }));
+                }
             }
         }
+    }
+    if let Some(running) = materializer {
+        let _ = running.await;
     }
 }
 
@@ -131,205 +264,171 @@ enum Continue {
     No,
 }
 
-/// A request that is one sled transaction of its own: several of them can share one.
-enum Op {
-    Accept {
-        messages: Vec<Message>,
-        idempotency: Option<IdempotencyRecord>,
-    },
-    Transition {
-        items: Vec<(MessageId, Event)>,
-        now: UnixMillis,
-    },
-    CallbackDone {
-        message_id: MessageId,
-        seq: u64,
-    },
-    CallbackRetry {
-        message_id: MessageId,
-        seq: u64,
-        next_attempt_at: UnixMillis,
-    },
-}
-
-/// What an [`Op`] returns.
-enum Done {
-    Unit,
-    Transitions(Vec<Transition>),
-}
-
-/// Where an [`Op`]'s answer goes.
-enum OpReply {
-    Unit(Reply<()>),
-    Transitions(Reply<Vec<Transition>>),
-}
-
-impl Op {
-    fn apply(&self, tx: &Tx<'_>) -> TxResult<Done> {
-        Ok(match self {
-            Self::Accept {
-                messages,
-                idempotency,
-            } => {
-                tx.accept(messages, idempotency.as_ref())?;
-                Done::Unit
-            }
-            Self::Transition { items, now } => Done::Transitions(tx.transition(items, *now)?),
-            Self::CallbackDone { message_id, seq } => {
-                tx.callback_done(*message_id, *seq)?;
-                Done::Unit
-            }
-            Self::CallbackRetry {
-                message_id,
-                seq,
-                next_attempt_at,
-            } => {
-                tx.callback_retry(*message_id, *seq, *next_attempt_at)?;
-                Done::Unit
-            }
+/// Runs one request against the store as `group` leaves it; its writes join `group` only if
+/// it succeeds.
+fn stage<T>(
+    shared: &Shared,
+    group: &mut Layer,
+    f: impl FnOnce(&mut Tx<'_>) -> TxResult<T>,
+) -> Result<T, StoreError> {
+    let (result, writes) = {
+        let layers = shared.layers();
+        layers.with_stack(|below| {
+            let mut stack: Vec<&Layer> = Vec::with_capacity(below.len() + 1);
+            stack.push(group);
+            stack.extend_from_slice(below);
+            let mut tx = Tx::new(&shared.trees, &stack);
+            let result = f(&mut tx);
+            (result, tx.into_writes())
         })
+    };
+    if result.is_ok() {
+        group.absorb(writes);
     }
+    result
 }
 
-impl OpReply {
-    fn answer(self, result: Result<Done, StoreError>) -> Answer {
-        match self {
-            Self::Unit(reply) => Answer::Unit(reply, result.map(|_| ())),
-            Self::Transitions(reply) => Answer::Transitions(
-                reply,
-                result.map(|done| match done {
-                    Done::Transitions(t) => t,
-                    Done::Unit => Vec::new(),
-                }),
-            ),
-        }
+/// Appends `group` to the journal and makes it visible to readers (durable at the next flush).
+fn seal(shared: &Shared, group: &mut Layer) -> Result<(), StoreError> {
+    if group.is_empty() {
+        return Ok(());
     }
-}
-
-/// Applies a run of transactional requests, in order. Every sled transaction costs a write
-/// and a sync of sled's log buffer (twice) whatever its size, so the run goes in ONE
-/// transaction; if that aborts (one request's own abort: an idempotency key in use, a
-/// duplicate id, an undecodable record), nothing of it was written and each request runs
-/// again in its own transaction, so that the abort stays that request's alone. Either way
-/// each request's answer is what it would have been on its own: requests apply in order and
-/// a transaction reads its own writes.
-fn apply_run(trees: &Trees, run: Vec<(Op, OpReply)>, answers: &mut Vec<Answer>) {
-    if run.len() > 1 {
-        let together = trees.transact(|tx| {
-            run.iter()
-                .map(|(op, _)| op.apply(tx))
-                .collect::<TxResult<Vec<Done>>>()
-        });
-        if let Ok(done) = together {
-            for ((_, reply), done) in run.into_iter().zip(done) {
-                answers.push(reply.answer(Ok(done)));
-            }
-            return;
-        }
-    }
-    for (op, reply) in run {
-        answers.push(reply.answer(trees.transact(|tx| op.apply(tx))));
-    }
+    let group = std::mem::take(group);
+    let next = shared.next_record.load(Ordering::Relaxed);
+    let next = journal::append(&shared.trees.journal, &group, next)?;
+    shared.next_record.store(next, Ordering::Relaxed);
+    shared
+        .layers
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .active
+        .absorb(group);
+    Ok(())
 }
 
 /// Applies a batch, flushes once, answers everyone. Runs on a blocking thread.
 fn commit(shared: &Shared, batch: Vec<Request>) -> Continue {
-    let trees = &shared.trees;
     let mut go_on = Continue::Yes;
     let mut answers = Vec::with_capacity(batch.len());
-    let mut run = Vec::new();
+    let mut group = Layer::default();
+    // A journal append that failed: everything answered in this batch is in doubt.
+    let mut lost: Option<String> = None;
+    let seal_now = |group: &mut Layer, lost: &mut Option<String>| {
+        if let Err(e) = seal(shared, group) {
+            tracing::error!(error = %e, "store journal append failed");
+            *lost = Some(e.to_string());
+        }
+    };
     for request in batch {
-        let (op, reply) = match request {
+        match request {
             Request::Accept {
                 messages,
                 idempotency,
                 reply,
-            } => (
-                Op::Accept {
-                    messages,
-                    idempotency,
-                },
-                OpReply::Unit(reply),
-            ),
+            } => {
+                let result = stage(shared, &mut group, |tx| {
+                    tx.accept(&messages, idempotency.as_ref())
+                });
+                answers.push(Answer::Unit(reply, result));
+            }
             Request::Transition { items, now, reply } => {
-                (Op::Transition { items, now }, OpReply::Transitions(reply))
+                let result = stage(shared, &mut group, |tx| tx.transition(&items, now));
+                answers.push(Answer::Transitions(reply, result));
             }
             Request::CallbackDone {
                 message_id,
                 seq,
                 reply,
-            } => (Op::CallbackDone { message_id, seq }, OpReply::Unit(reply)),
+            } => {
+                let result = stage(shared, &mut group, |tx| tx.callback_done(message_id, seq));
+                answers.push(Answer::Unit(reply, result));
+            }
             Request::CallbackRetry {
                 message_id,
                 seq,
                 next_attempt_at,
                 reply,
-            } => (
-                Op::CallbackRetry {
-                    message_id,
-                    seq,
-                    next_attempt_at,
-                },
-                OpReply::Unit(reply),
-            ),
-            // The others are not transactions: what is queued before them is applied first.
+            } => {
+                let result = stage(shared, &mut group, |tx| {
+                    tx.callback_retry(message_id, seq, next_attempt_at)
+                });
+                answers.push(Answer::Unit(reply, result));
+            }
             Request::PurgeIdempotency { older_than, reply } => {
-                apply_run(trees, std::mem::take(&mut run), &mut answers);
-                answers.push(Answer::Count(reply, purge_idempotency(trees, older_than)));
-                continue;
+                let result = stage(shared, &mut group, |tx| {
+                    tx.purge_idempotency(older_than, PURGE_BATCH)
+                });
+                answers.push(Answer::Count(reply, result));
             }
             Request::Backup { to, reply } => {
-                apply_run(trees, std::mem::take(&mut run), &mut answers);
-                answers.push(Answer::Unit(reply, backup(trees, &to)));
-                continue;
+                seal_now(&mut group, &mut lost);
+                let result = match &lost {
+                    Some(e) => Err(StoreError::NotDurable { detail: e.clone() }),
+                    None => backup(shared, &to),
+                };
+                answers.push(Answer::Unit(reply, result));
             }
             Request::Close { reply } => {
-                apply_run(trees, std::mem::take(&mut run), &mut answers);
+                seal_now(&mut group, &mut lost);
                 go_on = Continue::No;
                 answers.push(Answer::Unit(reply, Ok(())));
-                continue;
             }
-        };
-        run.push((op, reply));
+        }
     }
-    apply_run(trees, run, &mut answers);
+    seal_now(&mut group, &mut lost);
+    if matches!(go_on, Continue::No)
+        && lost.is_none()
+        && let Err(e) = shared.materialize_all()
+    {
+        // Not lost: the journal still holds the writes, and the next open replays them.
+        tracing::warn!(error = %e, "store materialization at close failed");
+    }
     let started = std::time::Instant::now();
-    let flushed = shared.db.flush();
+    let flushed = match lost {
+        Some(e) => Err(e),
+        None => shared.db.flush().map(drop).map_err(|e| {
+            tracing::error!(error = %e, "store flush failed");
+            e.to_string()
+        }),
+    };
     shared.flushes.fetch_add(1, Ordering::Relaxed);
     tracing::trace!(requests = answers.len(), elapsed = ?started.elapsed(), "store flush");
-    if let Ok(open) = trees.counters.get(layout::OPEN_COUNTER) {
+    let open = {
+        let layers = shared.layers();
+        layers.with_stack(|stack| {
+            overlay::lookup(
+                stack,
+                &shared.trees.counters,
+                TreeId::Counters,
+                layout::OPEN_COUNTER,
+            )
+        })
+    };
+    if let Ok(open) = open {
         shared
             .backlog
             .store(layout::counter_value(open.as_deref()), Ordering::Relaxed);
     }
     match flushed {
-        Ok(_) => answers.into_iter().for_each(Answer::send),
-        Err(e) => {
-            tracing::error!(error = %e, "store flush failed");
-            let detail = e.to_string();
-            answers
-                .into_iter()
-                .for_each(|a| a.undurable(&detail).send());
-        }
+        Ok(()) => answers.into_iter().for_each(Answer::send),
+        Err(detail) => answers
+            .into_iter()
+            .for_each(|a| a.undurable(&detail).send()),
     }
     go_on
 }
 
-fn purge_idempotency(trees: &Trees, older_than: UnixMillis) -> Result<usize, StoreError> {
-    // Only the writer writes, so the keys found here are still there in the transaction.
-    let keys = trees
-        .idempotency_age
-        .range(..layout::time_key(older_than))
-        .keys()
-        .take(PURGE_BATCH)
-        .collect::<Result<Vec<_>, _>>()?;
-    trees.transact(|tx| tx.purge_idempotency(&keys))?;
-    Ok(keys.len())
+/// Copies the store into a new sled database at `to`. Consistent because it runs in the writer
+/// (no group is committed during the copy) and holds the materialization lock: the trees and
+/// the journal copied together hold every committed write, and the copy replays its journal
+/// when opened.
+fn backup(shared: &Shared, to: &std::path::Path) -> Result<(), StoreError> {
+    let _no_materialization = shared.materialize_lock();
+    backup_trees(&shared.trees, to)
 }
 
-/// Copies every tree into a new sled database at `to`. Consistent because it runs in the writer:
-/// no write happens during the copy.
-fn backup(trees: &Trees, to: &std::path::Path) -> Result<(), StoreError> {
+/// Copies every tree into a new sled database at `to`.
+fn backup_trees(trees: &Trees, to: &std::path::Path) -> Result<(), StoreError> {
     if to.exists() {
         return Err(StoreError::BackupTargetExists {
             path: to.to_owned(),
