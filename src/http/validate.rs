@@ -167,13 +167,15 @@ fn mobile_number(input: &str, region: phonenumber::country::Id) -> Result<String
     }
     let number = phonenumber::parse(Some(region), input)
         .map_err(|e| ApiError::InvalidPhone(format!("not a phone number: {e}")))?;
-    if !number.is_valid() {
-        return Err(ApiError::InvalidPhone(
-            "not a valid number for its country (wrong length or prefix)".into(),
-        ));
-    }
+    // `number_type` is `Unknown` exactly when `is_valid` is false (both look the number up in
+    // the same metadata); asking once halves the pattern matching per number.
     match number.number_type(&phonenumber::metadata::DATABASE) {
         Type::Mobile | Type::FixedLineOrMobile => {}
+        Type::Unknown => {
+            return Err(ApiError::InvalidPhone(
+                "not a valid number for its country (wrong length or prefix)".into(),
+            ));
+        }
         other => {
             return Err(ApiError::InvalidPhone(format!(
                 "a {} number cannot receive SMS; a mobile number is required",

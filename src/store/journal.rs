@@ -68,7 +68,7 @@ pub(crate) fn append(
     buf.push(VERSION);
     for id in TreeId::ALL {
         for (key, value) in group.entries(id) {
-            encode_entry(&mut buf, id, key, value.as_ref());
+            encode_entry(&mut buf, id, key, value);
             if buf.len() >= CHUNK {
                 let record = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + 512));
                 batch.insert(&record_key(seq), record);
@@ -141,7 +141,7 @@ fn apply(trees: &Trees, layer: &Layer) -> Result<(), StoreError> {
         let mut n = 0;
         for (key, value) in layer.entries(id) {
             match value {
-                Some(v) => batch.insert(key, v.clone()),
+                Some(v) => batch.insert(key, v),
                 None => batch.remove(key),
             }
             n += 1;
@@ -234,10 +234,10 @@ mod tests {
             decode_into(&record, &mut back).unwrap();
         }
         assert_eq!(back.len(), group.len());
-        assert_eq!(back.get(TreeId::Due, &[1, 2, 3]), Some(&None));
+        assert_eq!(back.get(TreeId::Due, &[1, 2, 3]), Some(None));
         assert_eq!(
             back.get(TreeId::Messages, &1999u32.to_be_bytes()),
-            Some(&Some(IVec::from(vec![7u8; 40])))
+            Some(Some(&IVec::from(vec![7u8; 40])))
         );
     }
 

@@ -66,10 +66,22 @@ impl TreeId {
     }
 }
 
+/// One key's newest value in a layer.
+#[derive(Debug, Clone)]
+struct Entry {
+    /// `None`: removed.
+    value: Option<IVec>,
+    /// Set by the layer's own first write of a key that no layer below and no tree holds: a
+    /// removal then simply forgets the key instead of keeping a tombstone (an index entry
+    /// that comes and goes between two materializations costs the trees nothing, and scans
+    /// do not wade through dead keys).
+    fresh: bool,
+}
+
 /// Newest values of some keys, per tree. `None` is a removal.
 #[derive(Default, Debug)]
 pub(crate) struct Layer {
-    trees: [BTreeMap<Vec<u8>, Option<IVec>>; TREES],
+    trees: [BTreeMap<Vec<u8>, Entry>; TREES],
     len: usize,
 }
 
@@ -84,38 +96,73 @@ impl Layer {
     }
 
     /// `Some(value)` if the layer holds `key` (`Some(None)`: removed here).
-    pub(crate) fn get(&self, id: TreeId, key: &[u8]) -> Option<&Option<IVec>> {
-        self.trees[id.index()].get(key)
+    pub(crate) fn get(&self, id: TreeId, key: &[u8]) -> Option<Option<&IVec>> {
+        self.trees[id.index()].get(key).map(|e| e.value.as_ref())
     }
 
     /// Sets `key` to `value` (`None`: removes it).
     pub(crate) fn put(&mut self, id: TreeId, key: Vec<u8>, value: Option<IVec>) {
-        if self.trees[id.index()].insert(key, value).is_none() {
-            self.len += 1;
-        }
+        self.merge(
+            id,
+            key,
+            Entry {
+                value,
+                fresh: false,
+            },
+        );
     }
 
-    /// Takes every write of `newer` (newer wins where both hold a key).
-    pub(crate) fn absorb(&mut self, newer: Layer) {
-        for (mine, theirs) in self.trees.iter_mut().zip(newer.trees) {
-            if mine.is_empty() {
-                self.len += theirs.len();
-                *mine = theirs;
-                continue;
+    /// Sets `key`, which the caller knows no layer below this one and no tree holds.
+    pub(crate) fn put_new(&mut self, id: TreeId, key: Vec<u8>, value: IVec) {
+        let entry = Entry {
+            value: Some(value),
+            fresh: true,
+        };
+        self.merge(id, key, entry);
+    }
+
+    fn merge(&mut self, id: TreeId, key: Vec<u8>, entry: Entry) {
+        use std::collections::btree_map::Entry as Slot;
+        match self.trees[id.index()].entry(key) {
+            Slot::Vacant(slot) => {
+                slot.insert(entry);
+                self.len += 1;
             }
-            for (k, v) in theirs {
-                if mine.insert(k, v).is_none() {
-                    self.len += 1;
+            Slot::Occupied(mut slot) => {
+                // Whether anything below holds the key was settled by the first write here.
+                let fresh = slot.get().fresh;
+                if fresh && entry.value.is_none() {
+                    slot.remove();
+                    self.len -= 1;
+                } else {
+                    slot.insert(Entry {
+                        value: entry.value,
+                        fresh,
+                    });
                 }
             }
         }
     }
 
+    /// Takes every write of `newer` (newer wins where both hold a key).
+    pub(crate) fn absorb(&mut self, newer: Layer) {
+        for (id, theirs) in TreeId::ALL.into_iter().zip(newer.trees) {
+            if self.trees[id.index()].is_empty() {
+                self.len += theirs.len();
+                self.trees[id.index()] = theirs;
+                continue;
+            }
+            for (k, entry) in theirs {
+                self.merge(id, k, entry);
+            }
+        }
+    }
+
     /// Every write of one tree, in key order.
-    pub(crate) fn entries(&self, id: TreeId) -> impl Iterator<Item = (&[u8], &Option<IVec>)> {
+    pub(crate) fn entries(&self, id: TreeId) -> impl Iterator<Item = (&[u8], Option<&IVec>)> {
         self.trees[id.index()]
             .iter()
-            .map(|(k, v)| (k.as_slice(), v))
+            .map(|(k, e)| (k.as_slice(), e.value.as_ref()))
     }
 
     fn range<'a>(
@@ -123,10 +170,10 @@ impl Layer {
         id: TreeId,
         lo: Bound<&'a [u8]>,
         hi: Bound<&'a [u8]>,
-    ) -> impl Iterator<Item = (&'a [u8], &'a Option<IVec>)> + 'a {
+    ) -> impl Iterator<Item = (&'a [u8], Option<&'a IVec>)> + 'a {
         self.trees[id.index()]
             .range::<[u8], _>((lo, hi))
-            .map(|(k, v)| (k.as_slice(), v))
+            .map(|(k, e)| (k.as_slice(), e.value.as_ref()))
     }
 }
 
@@ -139,7 +186,7 @@ pub(crate) fn lookup(
 ) -> Result<Option<IVec>, StoreError> {
     for layer in layers {
         if let Some(v) = layer.get(id, key) {
-            return Ok(v.clone());
+            return Ok(v.cloned());
         }
     }
     Ok(tree.get(key)?)
@@ -179,7 +226,7 @@ pub(crate) fn scan<'a>(
         sources.push(Box::new(
             layer
                 .range(id, lo, hi)
-                .map(|(k, v)| Ok((Key::Layer(k), v.clone()))),
+                .map(|(k, v)| Ok((Key::Layer(k), v.cloned()))),
         ));
     }
     sources.push(Box::new(tree.range::<&[u8], _>((lo, hi)).map(|item| {
@@ -290,6 +337,29 @@ mod tests {
         b.put(TreeId::Due, vec![2], Some(IVec::from(b"b")));
         a.absorb(b);
         assert_eq!(a.len(), 3);
-        assert_eq!(a.get(TreeId::Due, &[1]), Some(&None));
+        assert_eq!(a.get(TreeId::Due, &[1]), Some(None));
+    }
+
+    #[test]
+    fn a_fresh_key_removed_leaves_no_tombstone() {
+        let mut active = Layer::default();
+        active.put_new(TreeId::Due, vec![1], IVec::from(b"a"));
+        active.put(TreeId::Due, vec![2], Some(IVec::from(b"b")));
+        // Rewritten, then removed in a later group: still fresh, so forgotten.
+        let mut group = Layer::default();
+        group.put(TreeId::Due, vec![1], Some(IVec::from(b"c")));
+        active.absorb(group);
+        let mut group = Layer::default();
+        group.put(TreeId::Due, vec![1], None);
+        group.put(TreeId::Due, vec![2], None);
+        active.absorb(group);
+        assert_eq!(active.get(TreeId::Due, &[1]), None, "forgotten");
+        assert_eq!(active.get(TreeId::Due, &[2]), Some(None), "a tombstone");
+        assert_eq!(active.len(), 1);
+        // Within one layer too.
+        let mut tx = Layer::default();
+        tx.put_new(TreeId::Callbacks, vec![9], IVec::from(b"x"));
+        tx.put(TreeId::Callbacks, vec![9], None);
+        assert!(tx.is_empty());
     }
 }

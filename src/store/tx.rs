@@ -208,13 +208,18 @@ impl<'a> Tx<'a> {
 
     fn get(&self, id: TreeId, key: &[u8]) -> TxResult<Option<IVec>> {
         if let Some(v) = self.writes.get(id, key) {
-            return Ok(v.clone());
+            return Ok(v.cloned());
         }
         overlay::lookup(self.below, self.trees.tree(id), id, key)
     }
 
     fn insert(&mut self, id: TreeId, key: &[u8], value: impl Into<IVec>) {
         self.writes.put(id, key.to_vec(), Some(value.into()));
+    }
+
+    /// Sets `key`, which nothing in the store holds yet (see `Layer::put_new`).
+    fn insert_new(&mut self, id: TreeId, key: &[u8], value: impl Into<IVec>) {
+        self.writes.put_new(id, key.to_vec(), value.into());
     }
 
     fn remove(&mut self, id: TreeId, key: &[u8]) {
@@ -253,13 +258,26 @@ impl<'a> Tx<'a> {
         }
         let id = new.message.id;
         let record = layout::encode(tree::MESSAGES, new)?;
-        self.insert(TreeId::Messages, &layout::id_key(id), record);
         let entries = Entries::of(new);
-        if let Some(k) = entries.due {
-            self.insert(TreeId::Due, &k, &[]);
+        if old.is_none() {
+            // A new message (`accept` checked its id): no key of it exists yet.
+            self.insert_new(TreeId::Messages, &layout::id_key(id), record);
+            if let Some(k) = entries.due {
+                self.insert_new(TreeId::Due, &k, &[]);
+            }
+        } else {
+            self.insert(TreeId::Messages, &layout::id_key(id), record);
+            if let Some(k) = entries.due {
+                self.insert(TreeId::Due, &k, &[]);
+            }
         }
         if let Some(k) = entries.receipt_wait {
-            self.insert(TreeId::ReceiptWait, &k, &[]);
+            // Carries the time of the message's one entry into `submitted`: new then.
+            if old.is_some_and(|o| o.message.state != MessageState::Submitted) {
+                self.insert_new(TreeId::ReceiptWait, &k, &[]);
+            } else {
+                self.insert(TreeId::ReceiptWait, &k, &[]);
+            }
         }
         for (k, v) in entries.carrier {
             self.insert(TreeId::CarrierKeys, &k, &v[..]);
@@ -297,7 +315,7 @@ impl<'a> Tx<'a> {
             let age_key = layout::idempotency_age_key(rec.created_at, &key);
             self.insert(TreeId::IdempotencyAge, &age_key, &[]);
             let record = layout::encode(tree::IDEMPOTENCY, rec)?;
-            self.insert(TreeId::Idempotency, &key, record);
+            self.insert_new(TreeId::Idempotency, &key, record);
         }
         let mut counts = Counts::default();
         for m in messages {
@@ -349,7 +367,8 @@ impl<'a> Tx<'a> {
                     next_attempt_at: now,
                 };
                 let record = layout::encode(tree::CALLBACKS, &callback)?;
-                self.insert(TreeId::Callbacks, &layout::callback_key(*id, seq), record);
+                // `seq` is the message's next number: the key is new.
+                self.insert_new(TreeId::Callbacks, &layout::callback_key(*id, seq), record);
                 new.next_callback_seq += 1;
             }
             self.put(Some(&old), &new, &mut counts)?;
