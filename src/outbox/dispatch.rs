@@ -30,6 +30,8 @@ use tracing::{debug, info, warn};
 
 /// Messages taken from the store per look.
 const DUE_BATCH: usize = 1_024;
+/// Longest the dispatcher goes on from its cursor before looking at the whole due index again.
+const RESCAN_EVERY: Duration = Duration::from_secs(1);
 /// Messages in the hands of carriers at once (each holds one task until its outcome).
 const IN_FLIGHT: usize = 16_384;
 /// How long a receipt that matches no submit yet is kept for its submit to be recorded.
@@ -304,18 +306,34 @@ async fn recover(shared: &Shared) -> Result<(), StoreError> {
 }
 
 async fn dispatch_loop(shared: Arc<Shared>, cancel: CancellationToken, tracker: TaskTracker) {
+    // Where the last look left off: the due time and id of the last message taken. Looks go
+    // on from there, and start over from the beginning when nothing is left after it or
+    // every `RESCAN_EVERY` (a retry due earlier than the cursor is found then).
+    let mut cursor: Option<(UnixMillis, MessageId)> = None;
+    let mut rescan_at = tokio::time::Instant::now();
     loop {
         if cancel.is_cancelled() {
             return;
         }
         let now = shared.clock.now();
-        let due = match shared.store.due(now, DUE_BATCH) {
+        let from = if tokio::time::Instant::now() >= rescan_at {
+            rescan_at = tokio::time::Instant::now() + RESCAN_EVERY;
+            None
+        } else {
+            cursor
+        };
+        let due = match shared.store.due_after(from, now, DUE_BATCH) {
             Ok(due) => due,
             Err(e) => {
                 warn!(error = %e, "cannot read due messages; trying again shortly");
                 Vec::new()
             }
         };
+        if due.is_empty() && from.is_some() {
+            cursor = None;
+            rescan_at = tokio::time::Instant::now();
+            continue;
+        }
         if due.is_empty() {
             let next = shared.store.next_due_at().ok().flatten();
             let sleep_until = next.map_or_else(
@@ -347,7 +365,10 @@ async fn dispatch_loop(shared: Arc<Shared>, cancel: CancellationToken, tracker: 
                 Err(_) => break,
             }
         }
-        let taken = take_many(&shared, &due[..permits.len()]).await;
+        let taking = &due[..permits.len()];
+        cursor = taking.last().copied();
+        let ids: Vec<MessageId> = taking.iter().map(|(_, id)| *id).collect();
+        let taken = take_many(&shared, &ids).await;
         for (message, permit) in taken.into_iter().zip(permits) {
             let shared = shared.clone();
             tracker.spawn(async move {

@@ -332,6 +332,33 @@ impl Store {
         self.ids_before(TreeId::Due, &layout::after_time(now), limit)
     }
 
+    /// As [`Store::due`], but only entries after `after` (a due time and id an earlier call
+    /// returned), with their due times: lets the dispatcher go on from where it took messages
+    /// instead of walking again over the entries it just took, which stay in the trees as
+    /// removals until materialized.
+    pub fn due_after(
+        &self,
+        after: Option<(UnixMillis, MessageId)>,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<(UnixMillis, MessageId)>, StoreError> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        let from = after.map(|(t, id)| layout::timed_id_key(t, id));
+        let lo = match &from {
+            Some(k) => Bound::Excluded(&k[..]),
+            None => Bound::Unbounded,
+        };
+        let bound = layout::after_time(now);
+        self.scan(TreeId::Due, lo, Bound::Excluded(&bound), |k, _| {
+            out.push(layout::split_timed_id(tree::DUE, k)?);
+            Ok(out.len() < limit)
+        })?;
+        Ok(out)
+    }
+
     /// When the earliest queued message is due.
     pub fn next_due_at(&self) -> Result<Option<UnixMillis>, StoreError> {
         let mut first = None;

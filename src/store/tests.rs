@@ -875,3 +875,37 @@ async fn a_backup_taken_before_materialization_holds_every_write() {
     assert_eq!(backup.backlog(), 2);
     backup.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn due_after_goes_on_from_a_cursor() {
+    let store = Store::open_temporary().unwrap();
+    store
+        .accept(
+            vec![
+                message(1, 10, 1),
+                message(2, 20, 1),
+                message(3, 20, 1),
+                message(4, 99, 1),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    let all = store.due_after(None, 50, 10).unwrap();
+    assert_eq!(
+        all,
+        vec![(10, MessageId(1)), (20, MessageId(2)), (20, MessageId(3))]
+    );
+    assert_eq!(
+        store.due_after(Some((20, MessageId(2))), 50, 10).unwrap(),
+        vec![(20, MessageId(3))]
+    );
+    assert_eq!(
+        store.due_after(Some((20, MessageId(3))), 50, 10).unwrap(),
+        vec![]
+    );
+    assert_eq!(
+        store.due_after(None, 50, 1).unwrap(),
+        vec![(10, MessageId(1))]
+    );
+}

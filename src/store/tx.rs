@@ -287,12 +287,12 @@ impl<'a> Tx<'a> {
     }
 
     fn write_counts(&mut self, counts: &Counts) -> TxResult<()> {
-        let keys = MessageState::ALL.iter().map(|s| layout::state_counter(*s));
-        let changes = keys.zip(counts.states).chain(std::iter::once((
-            layout::OPEN_COUNTER.to_vec(),
-            counts.open,
-        )));
-        for (key, delta) in changes.filter(|(_, d)| *d != 0) {
+        let states = MessageState::ALL.iter().zip(counts.states);
+        let changes = states
+            .filter(|(_, d)| *d != 0)
+            .map(|(s, d)| (layout::state_counter(*s), d))
+            .chain((counts.open != 0).then(|| (layout::OPEN_COUNTER.to_vec(), counts.open)));
+        for (key, delta) in changes {
             let now = layout::counter_value(self.get(TreeId::Counters, &key)?.as_deref());
             let next = now.saturating_add_signed(delta);
             self.insert(TreeId::Counters, &key, &next.to_be_bytes());
