@@ -264,6 +264,126 @@ enum Continue {
     No,
 }
 
+/// A request that only reads and writes keys: several share one `Tx`.
+enum Op {
+    Accept {
+        messages: Vec<Message>,
+        idempotency: Option<IdempotencyRecord>,
+    },
+    Transition {
+        items: Vec<(MessageId, Event)>,
+        now: UnixMillis,
+    },
+    CallbackDone {
+        message_id: MessageId,
+        seq: u64,
+    },
+    CallbackRetry {
+        message_id: MessageId,
+        seq: u64,
+        next_attempt_at: UnixMillis,
+    },
+    PurgeIdempotency {
+        older_than: UnixMillis,
+    },
+}
+
+/// What an [`Op`] returns.
+enum Done {
+    Unit,
+    Transitions(Vec<Transition>),
+    Count(usize),
+}
+
+/// Where an [`Op`]'s answer goes.
+enum OpReply {
+    Unit(Reply<()>),
+    Transitions(Reply<Vec<Transition>>),
+    Count(Reply<usize>),
+}
+
+impl Op {
+    fn apply(&self, tx: &mut Tx<'_>) -> TxResult<Done> {
+        Ok(match self {
+            Self::Accept {
+                messages,
+                idempotency,
+            } => {
+                tx.accept(messages, idempotency.as_ref())?;
+                Done::Unit
+            }
+            Self::Transition { items, now } => Done::Transitions(tx.transition(items, *now)?),
+            Self::CallbackDone { message_id, seq } => {
+                tx.callback_done(*message_id, *seq)?;
+                Done::Unit
+            }
+            Self::CallbackRetry {
+                message_id,
+                seq,
+                next_attempt_at,
+            } => {
+                tx.callback_retry(*message_id, *seq, *next_attempt_at)?;
+                Done::Unit
+            }
+            Self::PurgeIdempotency { older_than } => {
+                Done::Count(tx.purge_idempotency(*older_than, PURGE_BATCH)?)
+            }
+        })
+    }
+}
+
+impl OpReply {
+    fn answer(self, result: Result<Done, StoreError>) -> Answer {
+        match self {
+            Self::Unit(reply) => Answer::Unit(reply, result.map(|_| ())),
+            Self::Transitions(reply) => Answer::Transitions(
+                reply,
+                result.map(|done| match done {
+                    Done::Transitions(t) => t,
+                    Done::Unit | Done::Count(_) => Vec::new(),
+                }),
+            ),
+            Self::Count(reply) => Answer::Count(
+                reply,
+                result.map(|done| match done {
+                    Done::Count(n) => n,
+                    Done::Unit | Done::Transitions(_) => 0,
+                }),
+            ),
+        }
+    }
+}
+
+/// Applies a run of requests in order. Each `Tx` costs a lock, a layer and a merge whatever its
+/// size, so the run goes in ONE; if that fails (one request's own failure: an idempotency key
+/// in use, a duplicate id, an undecodable record), none of its writes were kept and each
+/// request runs again on its own, so that the failure stays that request's alone. Either way
+/// each answer is what the request would have got alone: they apply in order and a `Tx` reads
+/// its own writes.
+fn apply_run(
+    shared: &Shared,
+    group: &mut Layer,
+    run: Vec<(Op, OpReply)>,
+    answers: &mut Vec<Answer>,
+) {
+    if run.len() > 1 {
+        let together = stage(shared, group, |tx| {
+            run.iter()
+                .map(|(op, _)| op.apply(tx))
+                .collect::<TxResult<Vec<Done>>>()
+        });
+        if let Ok(done) = together {
+            for ((_, reply), done) in run.into_iter().zip(done) {
+                answers.push(reply.answer(Ok(done)));
+            }
+            return;
+        }
+    }
+    for (op, reply) in run {
+        answers.push(reply.answer(stage(shared, group, |tx| op.apply(tx))));
+    }
+}
+
 /// Runs one request against the store as `group` leaves it; its writes join `group` only if
 /// it succeeds.
 fn stage<T>(
@@ -319,62 +439,66 @@ fn commit(shared: &Shared, batch: Vec<Request>) -> Continue {
             *lost = Some(e.to_string());
         }
     };
+    // Requests that only read and write keys run together in one `Tx` (see `apply_run`).
+    let mut run: Vec<(Op, OpReply)> = Vec::new();
     for request in batch {
-        match request {
+        let (op, reply) = match request {
             Request::Accept {
                 messages,
                 idempotency,
                 reply,
-            } => {
-                let result = stage(shared, &mut group, |tx| {
-                    tx.accept(&messages, idempotency.as_ref())
-                });
-                answers.push(Answer::Unit(reply, result));
-            }
+            } => (
+                Op::Accept {
+                    messages,
+                    idempotency,
+                },
+                OpReply::Unit(reply),
+            ),
             Request::Transition { items, now, reply } => {
-                let result = stage(shared, &mut group, |tx| tx.transition(&items, now));
-                answers.push(Answer::Transitions(reply, result));
+                (Op::Transition { items, now }, OpReply::Transitions(reply))
             }
             Request::CallbackDone {
                 message_id,
                 seq,
                 reply,
-            } => {
-                let result = stage(shared, &mut group, |tx| tx.callback_done(message_id, seq));
-                answers.push(Answer::Unit(reply, result));
-            }
+            } => (Op::CallbackDone { message_id, seq }, OpReply::Unit(reply)),
             Request::CallbackRetry {
                 message_id,
                 seq,
                 next_attempt_at,
                 reply,
-            } => {
-                let result = stage(shared, &mut group, |tx| {
-                    tx.callback_retry(message_id, seq, next_attempt_at)
-                });
-                answers.push(Answer::Unit(reply, result));
-            }
+            } => (
+                Op::CallbackRetry {
+                    message_id,
+                    seq,
+                    next_attempt_at,
+                },
+                OpReply::Unit(reply),
+            ),
             Request::PurgeIdempotency { older_than, reply } => {
-                let result = stage(shared, &mut group, |tx| {
-                    tx.purge_idempotency(older_than, PURGE_BATCH)
-                });
-                answers.push(Answer::Count(reply, result));
+                (Op::PurgeIdempotency { older_than }, OpReply::Count(reply))
             }
             Request::Backup { to, reply } => {
+                apply_run(shared, &mut group, std::mem::take(&mut run), &mut answers);
                 seal_now(&mut group, &mut lost);
                 let result = match &lost {
                     Some(e) => Err(StoreError::NotDurable { detail: e.clone() }),
                     None => backup(shared, &to),
                 };
                 answers.push(Answer::Unit(reply, result));
+                continue;
             }
             Request::Close { reply } => {
+                apply_run(shared, &mut group, std::mem::take(&mut run), &mut answers);
                 seal_now(&mut group, &mut lost);
                 go_on = Continue::No;
                 answers.push(Answer::Unit(reply, Ok(())));
+                continue;
             }
-        }
+        };
+        run.push((op, reply));
     }
+    apply_run(shared, &mut group, run, &mut answers);
     seal_now(&mut group, &mut lost);
     if matches!(go_on, Continue::No)
         && lost.is_none()
