@@ -1,10 +1,10 @@
 //! Delivery callbacks (design.md "Delivery callbacks"): when a message with a `callback_url`
 //! changes state, Kori POSTs the news there, signed, retried, durable and in order.
 //!
-//! The store writes a `CallbackRecord` in the same transaction as each state change of such a
-//! message, so a callback cannot be lost between the change and its sending, and survives a
-//! restart. This sender takes the due ones (`Store::callbacks_due`: only the first pending
-//! callback of each message) and POSTs each:
+//! The store writes a `CallbackRecord` in the same all-or-nothing write as each state change
+//! of such a message, so a callback cannot be lost between the change and its sending, and
+//! survives a restart. This sender takes the due ones (`Store::callbacks_due`: only the first
+//! pending callback of each message) and POSTs each:
 //!
 //! ```text
 //! POST <callback_url>

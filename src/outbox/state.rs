@@ -2,8 +2,8 @@
 //! function, so it can be tested for every (state, event) pair.
 //!
 //! Owns which event may move a message from which state, and what it changes. Must not touch:
-//! storage (the store calls [`apply`] inside its transaction), the network. A terminal state
-//! has no outgoing edge: a late receipt cannot rewrite history.
+//! storage (the store calls [`apply`] inside its write of the change), the network. A terminal
+//! state has no outgoing edge: a late receipt cannot rewrite history.
 
 use super::model::{Message, MessageError, MessageState, Part, PartState, UnixMillis};
 

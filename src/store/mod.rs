@@ -1,19 +1,30 @@
 //! Owns the sled database: key layout, indexes, the writer. Nothing outside imports sled or
 //! builds keys. Called by outbox (and later recovery); opened and closed by app.
 //!
-//! # Writes: one writer, group commit
+//! # Writes: one writer, group commit, a journal
 //!
 //! Every write (`accept`, `transition_many`, callbacks, purges, backups) goes down a bounded
-//! channel to one writer task, which applies everything waiting in one `spawn_blocking` call,
-//! each request in its own sled transaction across the trees, then flushes once and answers.
+//! channel to one writer task, which applies everything waiting in one `spawn_blocking` call
+//! (a request that fails leaves nothing behind: `tx.rs`), appends the group's writes to the
+//! `journal` tree in one atomic batch of a few large records, then flushes once and answers.
 //! An `async` write returns only after the flush covering it: thousands of accepts share one
-//! fsync (`flushes()` counts them). Reads are plain functions straight on sled (fast, lock-free);
-//! the scans among them (`in_state`, `callbacks_due`) are for startup and background loops.
+//! fsync (`flushes()` counts them).
 //!
-//! sled may rerun a transaction closure, so the closures (`tx.rs`) only read and write through
-//! the transaction and return their results; nothing is announced before the flush.
+//! The group's writes stay in memory (the *active* layer, `overlay.rs`) until they are
+//! *materialized* (`journal.rs`): written into their trees on another blocking thread, flushed,
+//! and only then their journal records removed. A message accepted, handed over and submitted
+//! between two materializations is written to its tree once instead of three times, and index
+//! entries that come and go meanwhile (`due`) never reach a tree. Materialization starts at
+//! 50,000 writes or after a second; the active layer is capped (the writer waits beyond that),
+//! so memory stays bounded. At open, whatever the journal still holds (a crash) is replayed
+//! into the trees before anything reads them.
 //!
-//! # Key layout (schema version 1)
+//! Reads go through the layers (active, then the one being materialized) to the trees, so
+//! every reader sees each committed write whether it has reached its tree or not. Point reads
+//! are cheap and run on the caller's thread; the scans (`in_state`, `callbacks_due`) are for
+//! startup and background loops.
+//!
+//! # Key layout (schema version 2)
 //!
 //! Integers are big-endian, so byte order is numeric order. A time is an `i64` of Unix
 //! milliseconds with its sign bit flipped, then big-endian (`T` below, 8 octets), so scans come
@@ -32,6 +43,7 @@
 //! | `callbacks` | `ID`, seq (u64) | `CallbackRecord`; pending only, removed when done |
 //! | `counters` | `state/<state>`, `open` | u64: messages per state; open messages (the backlog) |
 //! | `meta` | `schema_version` | u32 |
+//! | `journal` | record number (u64) | committed writes not yet in their trees (`journal.rs`) |
 //!
 //! A message is *open* while its state is not terminal and it is not done: a `submitted`
 //! message that asked for no receipt is done at submit, so it leaves the backlog and holds no
@@ -263,7 +275,7 @@ impl Store {
     }
 
     /// Applies each event through `outbox::state::apply` and writes the messages that changed
-    /// with their index entries and callbacks, in one transaction and one flush. One result per
+    /// with their index entries and callbacks, all or nothing, under one flush. One result per
     /// item, in order; an event for the same message later in `items` sees the earlier ones.
     pub async fn transition_many(
         &self,

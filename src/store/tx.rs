@@ -84,7 +84,7 @@ impl Entries {
     }
 }
 
-/// Changes to the counters within one transaction, written once at its end.
+/// Changes to the counters within one request, written once at its end.
 #[derive(Default)]
 pub(crate) struct Counts {
     states: [i64; MessageState::ALL.len()],

@@ -72,7 +72,7 @@ pub(crate) enum Request {
 }
 
 /// Writes in the active layer that start a materialization.
-pub(crate) const MATERIALIZE_AT: usize = 100_000;
+pub(crate) const MATERIALIZE_AT: usize = 50_000;
 
 /// Longest a write stays only in the journal when traffic is light.
 pub(crate) const MATERIALIZE_EVERY: Duration = Duration::from_secs(1);
