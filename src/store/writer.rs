@@ -204,8 +204,14 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Request>) {
     let mut materializer: Option<tokio::task::JoinHandle<()>> = None;
     let mut last_freeze = tokio::time::Instant::now();
     loop {
-        let waited =
-            tokio::time::timeout(MATERIALIZE_EVERY, rx.recv_many(&mut batch, MAX_BATCH)).await;
+        // With writes waiting for materialization, wake up within MATERIALIZE_EVERY even if
+        // no request comes; with none, sleep until one does (no timer ticking while idle).
+        let waiting = !shared.layers().active.is_empty();
+        let waited = if waiting {
+            tokio::time::timeout(MATERIALIZE_EVERY, rx.recv_many(&mut batch, MAX_BATCH)).await
+        } else {
+            Ok(rx.recv_many(&mut batch, MAX_BATCH).await)
+        };
         match waited {
             Ok(0) => break,
             Ok(_) => {
