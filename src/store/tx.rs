@@ -137,19 +137,14 @@ impl Trees {
 
     /// The tree named `name` (one of `tree::ALL`).
     pub(crate) fn by_name(&self, name: &str) -> Option<&sled::Tree> {
-        Some(match name {
-            tree::MESSAGES => &self.messages,
-            tree::DUE => &self.due,
-            tree::RECEIPT_WAIT => &self.receipt_wait,
-            tree::CARRIER_KEYS => &self.carrier_keys,
-            tree::IDEMPOTENCY => &self.idempotency,
-            tree::IDEMPOTENCY_AGE => &self.idempotency_age,
-            tree::CALLBACKS => &self.callbacks,
-            tree::COUNTERS => &self.counters,
-            tree::META => &self.meta,
-            tree::JOURNAL => &self.journal,
-            _ => return None,
-        })
+        match name {
+            tree::META => Some(&self.meta),
+            tree::JOURNAL => Some(&self.journal),
+            _ => TreeId::ALL
+                .into_iter()
+                .find(|id| id.name() == name)
+                .map(|id| self.tree(id)),
+        }
     }
 
     /// The tree of `id`.
