@@ -109,6 +109,7 @@ fn message(n: usize) -> serde_json::Value {
         "from": "DemoShop",
         "text": "Hei Aino, ostoskorisi odottaa: https://shop.example/k/c/8fK2a Vastaa STOP",
         "reference": format!("cart-{n}"),
+        "receipt": false,
     })
 }
 

@@ -307,39 +307,44 @@ async fn recover(shared: &Shared) -> Result<(), StoreError> {
 
 async fn dispatch_loop(shared: Arc<Shared>, cancel: CancellationToken, tracker: TaskTracker) {
     // Where the last look left off: the due time and id of the last message taken. Looks go
-    // on from there, and start over from the beginning when nothing is left after it or
-    // every `RESCAN_EVERY` (a retry due earlier than the cursor is found then).
+    // on from there: entries before it are the ones just taken, which the store keeps as
+    // removals until they are materialized, and walking them again on every look would cost
+    // more than the look. New messages sort after it (due now or later, ids increase), and so
+    // do retries (due later); anything else (a clock set back, a `send_at` in the past) is
+    // found by the look from the start made at least every `RESCAN_EVERY`.
     let mut cursor: Option<(UnixMillis, MessageId)> = None;
     let mut rescan_at = tokio::time::Instant::now();
     loop {
         if cancel.is_cancelled() {
             return;
         }
-        let now = shared.clock.now();
-        let from = if tokio::time::Instant::now() >= rescan_at {
+        if tokio::time::Instant::now() >= rescan_at {
             rescan_at = tokio::time::Instant::now() + RESCAN_EVERY;
-            None
-        } else {
-            cursor
-        };
-        let due = match shared.store.due_after(from, now, DUE_BATCH) {
+            cursor = None;
+        }
+        let now = shared.clock.now();
+        let due = match shared.store.due_after(cursor, now, DUE_BATCH) {
             Ok(due) => due,
             Err(e) => {
                 warn!(error = %e, "cannot read due messages; trying again shortly");
                 Vec::new()
             }
         };
-        if due.is_empty() && from.is_some() {
-            cursor = None;
-            rescan_at = tokio::time::Instant::now();
-            continue;
-        }
         if due.is_empty() {
-            let next = shared.store.next_due_at().ok().flatten();
-            let sleep_until = next.map_or_else(
-                || tokio::time::Instant::now() + Duration::from_secs(3600),
-                |at| shared.clock.instant_at(at),
-            );
+            // Sleep until the next entry after the cursor is due, a new message comes, or (with
+            // a cursor) the next look from the start.
+            let next = shared
+                .store
+                .due_after(cursor, UnixMillis::MAX, 1)
+                .ok()
+                .and_then(|next| next.first().map(|(at, _)| *at));
+            let mut sleep_until = match cursor {
+                Some(_) => rescan_at,
+                None => tokio::time::Instant::now() + Duration::from_secs(3600),
+            };
+            if let Some(at) = next {
+                sleep_until = sleep_until.min(shared.clock.instant_at(at));
+            }
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => return,

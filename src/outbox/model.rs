@@ -14,9 +14,16 @@ use std::str::FromStr;
 pub struct MessageId(pub u128);
 
 impl MessageId {
-    /// A new id for now.
+    /// A new id for now, greater than every id generated before it in this process (within a
+    /// millisecond the random part counts up), so that messages accepted later sort later.
     pub fn generate() -> Self {
-        Self(ulid::Ulid::new().0)
+        static GENERATOR: std::sync::Mutex<ulid::Generator> =
+            std::sync::Mutex::new(ulid::Generator::new());
+        let mut generator = GENERATOR
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Fails only when 2^80 ids were made in one millisecond; a plain ULID is still unique.
+        Self(generator.generate().unwrap_or_else(|_| ulid::Ulid::new()).0)
     }
 
     /// The id as 16 big-endian octets: store keys sort by creation time.
@@ -350,5 +357,18 @@ impl NewMessage {
             done_at: None,
             error: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_generated_later_sort_later() {
+        let ids: Vec<MessageId> = (0..10_000).map(|_| MessageId::generate()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        let later = std::thread::spawn(MessageId::generate).join().unwrap();
+        assert!(later > ids[ids.len() - 1], "across threads too");
     }
 }
