@@ -309,9 +309,9 @@ async fn dispatch_loop(shared: Arc<Shared>, cancel: CancellationToken, tracker: 
     // Where the last look left off: the due time and id of the last message taken. Looks go
     // on from there: entries before it are the ones just taken, which the store keeps as
     // removals until they are materialized, and walking them again on every look would cost
-    // more than the look. New messages sort after it (due now or later, ids increase), and so
-    // do retries (due later); anything else (a clock set back, a `send_at` in the past) is
-    // found by the look from the start made at least every `RESCAN_EVERY`.
+    // more than the look. Entries committed later that sort before it are reported by the
+    // store (`take_due_hint`), and a look from the start is made at least every
+    // `RESCAN_EVERY` all the same.
     let mut cursor: Option<(UnixMillis, MessageId)> = None;
     let mut rescan_at = tokio::time::Instant::now();
     loop {
@@ -321,6 +321,13 @@ async fn dispatch_loop(shared: Arc<Shared>, cancel: CancellationToken, tracker: 
         if tokio::time::Instant::now() >= rescan_at {
             rescan_at = tokio::time::Instant::now() + RESCAN_EVERY;
             cursor = None;
+        }
+        // An entry committed since the last look that sorts at or before the cursor: go on
+        // from just before it instead.
+        if let (Some(at), Some(hint)) = (cursor, shared.store.take_due_hint())
+            && hint <= at
+        {
+            cursor = hint.1.0.checked_sub(1).map(|before| (hint.0, MessageId(before)));
         }
         let now = shared.clock.now();
         let due = match shared.store.due_after(cursor, now, DUE_BATCH) {

@@ -225,6 +225,7 @@ impl Store {
             layers: Default::default(),
             next_record: AtomicU64::new(next_record),
             materializing: Mutex::new(()),
+            due_hint: Mutex::new(None),
         });
         let (tx, rx) = mpsc::channel(writer::WRITE_QUEUE);
         let handle = runtime.spawn(writer::run(Arc::clone(&shared), rx));
@@ -369,6 +370,17 @@ impl Store {
             Ok(out.len() < limit)
         })?;
         Ok(out)
+    }
+
+    /// The earliest due entry (due time and id) committed since the last call: a dispatcher
+    /// that goes on from a cursor learns here of entries that sort before it (accepts committed
+    /// out of the order their times were taken in, retries due now).
+    pub fn take_due_hint(&self) -> Option<(UnixMillis, MessageId)> {
+        self.shared
+            .due_hint
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
     }
 
     /// When the earliest queued message is due.

@@ -909,3 +909,22 @@ async fn due_after_goes_on_from_a_cursor() {
         vec![(10, MessageId(1))]
     );
 }
+
+#[tokio::test]
+async fn the_due_hint_reports_the_earliest_new_entry_once() {
+    let store = Store::open_temporary().unwrap();
+    assert_eq!(store.take_due_hint(), None);
+    store
+        .accept(vec![message(5, 50, 1), message(6, 40, 1)], None)
+        .await
+        .unwrap();
+    store.accept(vec![message(7, 45, 1)], None).await.unwrap();
+    assert_eq!(store.take_due_hint(), Some((40, MessageId(6))));
+    assert_eq!(store.take_due_hint(), None, "taken");
+    // Entries that only go away are no news.
+    store
+        .transition(MessageId(6), Event::Cancel, 41)
+        .await
+        .unwrap();
+    assert_eq!(store.take_due_hint(), None);
+}

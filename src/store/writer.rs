@@ -115,6 +115,8 @@ pub(crate) struct Shared {
     /// Held while the frozen layer is being materialized, and by whatever must not overlap one
     /// (backup, close).
     pub(crate) materializing: Mutex<()>,
+    /// The earliest `due` entry committed since the dispatcher last asked (`Store::take_due_hint`).
+    pub(crate) due_hint: Mutex<Option<(UnixMillis, MessageId)>>,
 }
 
 impl Shared {
@@ -423,12 +425,24 @@ fn seal(shared: &Shared, group: &mut Layer) -> Result<(), StoreError> {
     let next = shared.next_record.load(Ordering::Relaxed);
     let next = journal::append(&shared.trees.journal, &group, next)?;
     shared.next_record.store(next, Ordering::Relaxed);
+    let earliest_due = group
+        .entries(TreeId::Due)
+        .find(|(_, v)| v.is_some())
+        .and_then(|(k, _)| layout::split_timed_id(tree::DUE, k).ok());
     shared
         .layers
         .write()
         .unwrap_or_else(PoisonError::into_inner)
         .active
         .absorb(group);
+    // After the entries are visible: whoever takes the hint finds them.
+    if let Some(due) = earliest_due {
+        let mut hint = shared
+            .due_hint
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *hint = Some(hint.map_or(due, |h| h.min(due)));
+    }
     Ok(())
 }
 
