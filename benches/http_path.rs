@@ -12,8 +12,16 @@
 //! after the `submit_sm_resp` is durably recorded).
 //!
 //! - `single`: `POST /v1/messages`, one message per request, from `CONNECTIONS` connections.
-//! - `batch`: `POST /v1/messages/batch` with 1,000 messages per request, `BATCH_CONNECTIONS`
-//!   requests in flight.
+//! - `batch_1000`: `POST /v1/messages/batch` with 1,000 messages per request,
+//!   `BATCH_CONNECTIONS` requests in flight.
+//!
+//! These messages ask for no delivery receipt (`"receipt": false`), so the path ends at the
+//! recorded `submit_sm_resp` and nothing of them stays open: the path the targets are set for.
+//!
+//! - `batch_1000_awaiting_receipts`: as `batch_1000`, but every message asks for a receipt
+//!   that the sink never sends. Each one stays open with its receipt-wait and carrier-id index
+//!   entries, as a message does between its submit and its receipt: this shows what tracking
+//!   receipts costs on top.
 //!
 //! CPU per message: process CPU time (utime + stime of `/proc/self/stat`, in clock ticks of
 //! 1/100 s: `sysconf(_SC_CLK_TCK)` is 100 on Linux) before and after, divided by messages.
@@ -88,6 +96,9 @@ fn thread_ticks() -> Option<u64> {
 enum Kind {
     Single,
     Batch,
+    /// As `Batch`, but every message asks for a receipt (which the sink never sends): each
+    /// one stays open, with its receipt-wait and carrier-id index entries.
+    BatchAwaitingReceipts,
 }
 
 struct Job {
@@ -103,13 +114,13 @@ struct JobResult {
 }
 
 /// The body of one message; numbers vary so that they are not all one string.
-fn message(n: usize) -> serde_json::Value {
+fn message(n: usize, receipt: bool) -> serde_json::Value {
     serde_json::json!({
         "to": format!("+3584012{:05}", n % 100_000),
         "from": "DemoShop",
         "text": "Hei Aino, ostoskorisi odottaa: https://shop.example/k/c/8fK2a Vastaa STOP",
         "reference": format!("cart-{n}"),
-        "receipt": false,
+        "receipt": receipt,
     })
 }
 
@@ -159,17 +170,23 @@ fn setup() -> Bench {
         messages_per_iteration("KORI_BENCH_BATCH", 100_000).div_ceil(PER_BATCH) * PER_BATCH;
     let single: Arc<Vec<Bytes>> = Arc::new(
         (0..single_n)
-            .map(|n| Bytes::from(message(n).to_string()))
+            .map(|n| Bytes::from(message(n, false).to_string()))
             .collect(),
     );
-    let batch: Arc<Vec<Bytes>> = Arc::new(
-        (0..batch_n / PER_BATCH)
-            .map(|b| {
-                let entries: Vec<_> = (0..PER_BATCH).map(|i| message(b * PER_BATCH + i)).collect();
-                Bytes::from(serde_json::json!({ "messages": entries }).to_string())
-            })
-            .collect(),
-    );
+    let batches = |receipt: bool| -> Arc<Vec<Bytes>> {
+        Arc::new(
+            (0..batch_n / PER_BATCH)
+                .map(|b| {
+                    let entries: Vec<_> = (0..PER_BATCH)
+                        .map(|i| message(b * PER_BATCH + i, receipt))
+                        .collect();
+                    Bytes::from(serde_json::json!({ "messages": entries }).to_string())
+                })
+                .collect(),
+        )
+    };
+    let batch = batches(false);
+    let batch_receipts = batches(true);
 
     // The load thread: the sink first (the daemon's carrier binds to it), then the clients.
     let (sink_tx, sink_rx) = std_mpsc::channel::<SocketAddr>();
@@ -214,6 +231,9 @@ fn setup() -> Bench {
                     let (bodies, path, connections) = match job.kind {
                         Kind::Single => (&single, "/v1/messages", CONNECTIONS),
                         Kind::Batch => (&batch, "/v1/messages/batch", BATCH_CONNECTIONS),
+                        Kind::BatchAwaitingReceipts => {
+                            (&batch_receipts, "/v1/messages/batch", BATCH_CONNECTIONS)
+                        }
                     };
                     // Fresh connections per job: the daemon closes idle ones after its
                     // request_timeout, and criterion's analysis between benches takes a while.
@@ -334,7 +354,7 @@ impl Totals {
 fn run_once(bench: &Bench, kind: Kind, totals: &mut Totals) -> Duration {
     let messages = match kind {
         Kind::Single => bench.single,
-        Kind::Batch => bench.batch,
+        Kind::Batch | Kind::BatchAwaitingReceipts => bench.batch,
     };
     // Count `submitted` on the daemon's runtime: the subscription is made before any post.
     let mut changes = bench.daemon.outbox().subscribe();
@@ -380,6 +400,11 @@ fn http_path(c: &mut Criterion) {
     for (kind, name, messages) in [
         (Kind::Single, "single", bench.single),
         (Kind::Batch, "batch_1000", bench.batch),
+        (
+            Kind::BatchAwaitingReceipts,
+            "batch_1000_awaiting_receipts",
+            bench.batch,
+        ),
     ] {
         let mut group = c.benchmark_group("http_path");
         group.throughput(Throughput::Elements(messages as u64));

@@ -327,7 +327,11 @@ async fn dispatch_loop(shared: Arc<Shared>, cancel: CancellationToken, tracker: 
         if let (Some(at), Some(hint)) = (cursor, shared.store.take_due_hint())
             && hint <= at
         {
-            cursor = hint.1.0.checked_sub(1).map(|before| (hint.0, MessageId(before)));
+            cursor = hint
+                .1
+                .0
+                .checked_sub(1)
+                .map(|before| (hint.0, MessageId(before)));
         }
         let now = shared.clock.now();
         let due = match shared.store.due_after(cursor, now, DUE_BATCH) {
