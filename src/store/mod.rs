@@ -454,6 +454,17 @@ impl Store {
             .expect("materialization succeeds");
     }
 
+    /// One freeze and materialization, as the writer makes them (tests: only while no write
+    /// is in flight).
+    #[cfg(test)]
+    fn materialize_once(&self) {
+        let _running = self.shared.materialize_lock();
+        self.shared.freeze().expect("freeze succeeds");
+        self.shared
+            .materialize_frozen()
+            .expect("materialization succeeds");
+    }
+
     /// Flushes done by the writer since open (for metrics and the group-commit test).
     pub fn flushes(&self) -> u64 {
         self.shared.flushes.load(Ordering::Relaxed)

@@ -76,6 +76,20 @@ struct Entry {
     /// that comes and goes between two materializations costs the trees nothing, and scans
     /// do not wade through dead keys).
     fresh: bool,
+    /// The newest write says the key is about to change again (a queued or submitting
+    /// message, a due entry): worth keeping in memory over one more materialization.
+    hot: bool,
+    /// Already kept over one materialization: the next one writes it whatever it is.
+    carried: bool,
+}
+
+/// How a write is to be taken (see [`Entry`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct WriteKind {
+    /// Nothing below the layer holds the key.
+    pub(crate) new: bool,
+    /// The key is about to change again.
+    pub(crate) hot: bool,
 }
 
 /// Newest values of some keys, per tree. `None` is a removal.
@@ -102,21 +116,31 @@ impl Layer {
 
     /// Sets `key` to `value` (`None`: removes it).
     pub(crate) fn put(&mut self, id: TreeId, key: Vec<u8>, value: Option<IVec>) {
-        self.merge(
-            id,
-            key,
-            Entry {
-                value,
-                fresh: false,
-            },
-        );
+        self.put_as(id, key, value, WriteKind::default());
     }
 
     /// Sets `key`, which the caller knows no layer below this one and no tree holds.
     pub(crate) fn put_new(&mut self, id: TreeId, key: Vec<u8>, value: IVec) {
+        let kind = WriteKind {
+            new: true,
+            hot: false,
+        };
+        self.put_as(id, key, Some(value), kind);
+    }
+
+    /// Sets `key` to `value`, taken as `kind` says.
+    pub(crate) fn put_as(
+        &mut self,
+        id: TreeId,
+        key: Vec<u8>,
+        value: Option<IVec>,
+        kind: WriteKind,
+    ) {
         let entry = Entry {
-            value: Some(value),
-            fresh: true,
+            fresh: kind.new && value.is_some(),
+            hot: kind.hot,
+            carried: false,
+            value,
         };
         self.merge(id, key, entry);
     }
@@ -130,7 +154,8 @@ impl Layer {
             }
             Slot::Occupied(mut slot) => {
                 // Whether anything below holds the key was settled by the first write here.
-                let fresh = slot.get().fresh;
+                let old = slot.get();
+                let (fresh, carried) = (old.fresh, old.carried || entry.carried);
                 if fresh && entry.value.is_none() {
                     slot.remove();
                     self.len -= 1;
@@ -138,7 +163,43 @@ impl Layer {
                     slot.insert(Entry {
                         value: entry.value,
                         fresh,
+                        hot: entry.hot,
+                        carried,
                     });
+                }
+            }
+        }
+    }
+
+    /// The writes worth keeping in memory over the next materialization: values that are
+    /// fresh (in no tree yet), hot (about to change again) and not carried before. They come
+    /// back marked carried, so that each is kept over one materialization at most.
+    pub(crate) fn carry(&self) -> Layer {
+        let mut out = Layer::default();
+        for id in TreeId::ALL {
+            let kept = self.trees[id.index()]
+                .iter()
+                .filter(|(_, e)| e.fresh && e.hot && !e.carried && e.value.is_some());
+            for (k, e) in kept {
+                out.trees[id.index()].insert(
+                    k.clone(),
+                    Entry {
+                        carried: true,
+                        ..e.clone()
+                    },
+                );
+                out.len += 1;
+            }
+        }
+        out
+    }
+
+    /// Forgets every key `other` holds.
+    pub(crate) fn forget(&mut self, other: &Layer) {
+        for id in TreeId::ALL {
+            for k in other.trees[id.index()].keys() {
+                if self.trees[id.index()].remove(k).is_some() {
+                    self.len -= 1;
                 }
             }
         }

@@ -928,3 +928,61 @@ async fn the_due_hint_reports_the_earliest_new_entry_once() {
         .unwrap();
     assert_eq!(store.take_due_hint(), None);
 }
+
+#[tokio::test]
+async fn a_message_still_queued_is_kept_over_one_materialization() {
+    let dir = TempPath::new("carry");
+    let store = Store::open(&dir.0).unwrap();
+    let (queued, settled) = (MessageId(1), MessageId(2));
+    store
+        .accept(vec![message(1, 0, 1), message(2, 0, 1)], None)
+        .await
+        .unwrap();
+    store.transition(settled, Event::Cancel, 1).await.unwrap();
+    store.materialize_once();
+    // The cancelled one is in its tree; the queued one (and its due entry) stayed in memory,
+    // journaled again.
+    assert_eq!(store.shared.trees.messages.len(), 1);
+    assert!(
+        store
+            .shared
+            .trees
+            .messages
+            .get(settled.to_bytes())
+            .unwrap()
+            .is_some()
+    );
+    assert!(store.shared.trees.due.is_empty());
+    assert!(!store.shared.trees.journal.is_empty());
+    assert_eq!(store.due(i64::MAX, 10).unwrap(), vec![queued]);
+    // Handed over meanwhile: its due entry never reaches a tree.
+    store.transition(queued, dispatched(), 2).await.unwrap();
+    // A crash now loses nothing.
+    let writer = store.writer.lock().unwrap().take().unwrap();
+    drop(store);
+    writer.await.unwrap();
+    let store = Store::open(&dir.0).unwrap();
+    assert_eq!(
+        store.get(queued).unwrap().map(|m| m.state),
+        Some(MessageState::Submitting)
+    );
+    assert_eq!(
+        store.get(settled).unwrap().map(|m| m.state),
+        Some(MessageState::Cancelled)
+    );
+    assert_eq!(store.due(i64::MAX, 10).unwrap(), vec![]);
+    assert_eq!(store.backlog(), 1);
+    store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_kept_write_goes_to_its_tree_at_the_second_materialization() {
+    let store = Store::open_temporary().unwrap();
+    store.accept(vec![message(1, 0, 1)], None).await.unwrap();
+    store.materialize_once();
+    assert!(store.shared.trees.messages.is_empty(), "kept once");
+    store.materialize_once();
+    assert_eq!(store.shared.trees.messages.len(), 1);
+    assert_eq!(store.shared.trees.due.len(), 1);
+    assert!(store.shared.trees.journal.is_empty());
+}

@@ -7,7 +7,7 @@
 //! would.
 
 use super::layout::{self, tree};
-use super::overlay::{self, Layer, TreeId};
+use super::overlay::{self, Layer, TreeId, WriteKind};
 use super::{CallbackRecord, IdempotencyRecord, StoreError, Transition};
 use crate::outbox::{Event, Message, MessageId, MessageState, UnixMillis, apply};
 use serde::{Deserialize, Serialize};
@@ -217,6 +217,12 @@ impl<'a> Tx<'a> {
         self.writes.put_new(id, key.to_vec(), value.into());
     }
 
+    /// Sets `key`, taken as `kind` says (see `overlay::WriteKind`).
+    fn insert_as(&mut self, id: TreeId, key: &[u8], value: impl Into<IVec>, kind: WriteKind) {
+        self.writes
+            .put_as(id, key.to_vec(), Some(value.into()), kind);
+    }
+
     fn remove(&mut self, id: TreeId, key: &[u8]) {
         self.writes.put(id, key.to_vec(), None);
     }
@@ -254,17 +260,19 @@ impl<'a> Tx<'a> {
         let id = new.message.id;
         let record = layout::encode(tree::MESSAGES, new)?;
         let entries = Entries::of(new);
-        if old.is_none() {
-            // A new message (`accept` checked its id): no key of it exists yet.
-            self.insert_new(TreeId::Messages, &layout::id_key(id), record);
-            if let Some(k) = entries.due {
-                self.insert_new(TreeId::Due, &k, &[]);
-            }
-        } else {
-            self.insert(TreeId::Messages, &layout::id_key(id), record);
-            if let Some(k) = entries.due {
-                self.insert(TreeId::Due, &k, &[]);
-            }
+        // A new message (`accept` checked its id): no key of it exists yet. A queued or
+        // submitting one is about to change again, and so is its due entry.
+        let in_flux = matches!(
+            new.message.state,
+            MessageState::Queued | MessageState::Submitting
+        );
+        let kind = |hot| WriteKind {
+            new: old.is_none(),
+            hot,
+        };
+        self.insert_as(TreeId::Messages, &layout::id_key(id), record, kind(in_flux));
+        if let Some(k) = entries.due {
+            self.insert_as(TreeId::Due, &k, &[], kind(true));
         }
         if let Some(k) = entries.receipt_wait {
             // Carries the time of the message's one entry into `submitted`: new then.

@@ -124,7 +124,7 @@ impl Shared {
         self.layers.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn materialize_lock(&self) -> MutexGuard<'_, ()> {
+    pub(crate) fn materialize_lock(&self) -> MutexGuard<'_, ()> {
         self.materializing
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -133,19 +133,34 @@ impl Shared {
     /// Moves the active layer to `frozen` unless a materialization is pending or nothing is
     /// active. Only the writer calls it, between groups, so the layer and the journal records
     /// below `next_record` hold the same writes.
-    fn freeze(&self) -> bool {
-        let mut layers = self.layers.write().unwrap_or_else(PoisonError::into_inner);
-        if layers.frozen.is_some() || layers.active.is_empty() {
-            return false;
-        }
-        let active = std::mem::take(&mut layers.active);
+    ///
+    /// Writes that are about to change again (a message still queued or being submitted, its
+    /// due entry: `Layer::carry`) stay active instead, once: they are appended to the journal
+    /// again first, as the newest records, so that the frozen layer's records can go once it
+    /// is materialized. A message accepted just before a freeze so reaches its tree once, in
+    /// its settled state, and its due entry never does.
+    pub(crate) fn freeze(&self) -> Result<bool, StoreError> {
+        let carry = {
+            let layers = self.layers();
+            if layers.frozen.is_some() || layers.active.is_empty() {
+                return Ok(false);
+            }
+            layers.active.carry()
+        };
         let upto = self.next_record.load(Ordering::Relaxed);
-        layers.frozen = Some((Arc::new(active), upto));
-        true
+        if !carry.is_empty() {
+            let next = journal::append(&self.trees.journal, &carry, upto)?;
+            self.next_record.store(next, Ordering::Relaxed);
+        }
+        let mut layers = self.layers.write().unwrap_or_else(PoisonError::into_inner);
+        let mut frozen = std::mem::replace(&mut layers.active, carry);
+        frozen.forget(&layers.active);
+        layers.frozen = Some((Arc::new(frozen), upto));
+        Ok(true)
     }
 
     /// Materializes the frozen layer, if any. The caller holds `materialize_lock`.
-    fn materialize_frozen(&self) -> Result<(), StoreError> {
+    pub(crate) fn materialize_frozen(&self) -> Result<(), StoreError> {
         let frozen = self.layers().frozen.clone();
         if let Some((layer, upto)) = frozen {
             journal::materialize(&self.db, &self.trees, &layer, upto)?;
@@ -161,8 +176,11 @@ impl Shared {
     pub(crate) fn materialize_all(&self) -> Result<(), StoreError> {
         let _running = self.materialize_lock();
         self.materialize_frozen()?;
-        if self.freeze() {
-            self.materialize_frozen()?;
+        // Twice: what the first freeze keeps active (`carry`) goes with the second.
+        for _ in 0..2 {
+            if self.freeze()? {
+                self.materialize_frozen()?;
+            }
         }
         Ok(())
     }
@@ -247,7 +265,23 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Request>) {
             None => {
                 let due = active >= MATERIALIZE_AT
                     || (active > 0 && last_freeze.elapsed() >= MATERIALIZE_EVERY);
-                if due && shared.freeze() {
+                let frozen = if due {
+                    let shared = Arc::clone(&shared);
+                    match tokio::task::spawn_blocking(move || shared.freeze()).await {
+                        Ok(Ok(frozen)) => frozen,
+                        Ok(Err(e)) => {
+                            tracing::error!(error = %e, "store journal append failed at freeze");
+                            false
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "store writer failed; no more writes");
+                            break;
+                        }
+                    }
+                } else {
+                    false
+                };
+                if frozen {
                     last_freeze = tokio::time::Instant::now();
                     let shared = Arc::clone(&shared);
                     materializer = Some(tokio::task::spawn_blocking(move || {
