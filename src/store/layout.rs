@@ -42,12 +42,13 @@ const RECORD_VERSION: u8 = 1;
 
 /// `RECORD_VERSION` then the postcard bytes of `value`.
 pub(crate) fn encode<T: Serialize>(tree: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
-    let mut out = vec![RECORD_VERSION];
-    postcard::to_io(value, &mut out).map_err(|e| StoreError::Encoding {
+    // Room for a typical message record, so that it is written without growing.
+    let mut out = Vec::with_capacity(384);
+    out.push(RECORD_VERSION);
+    postcard::to_extend(value, out).map_err(|e| StoreError::Encoding {
         tree,
         detail: e.to_string(),
-    })?;
-    Ok(out)
+    })
 }
 
 /// The record `encode` wrote.

@@ -212,6 +212,10 @@ impl Store {
         };
         schema::check(&db, &trees.meta, migrations)?;
         let next_record = journal::replay(&db, &trees)?;
+        let messages_up_to = match trees.messages.last()? {
+            Some((k, _)) => layout::id_from(tree::MESSAGES, &k)?,
+            None => MessageId(0),
+        };
         let backlog = match trees.counters.get(layout::OPEN_COUNTER)? {
             Some(v) => layout::counter_value(Some(&v)),
             None => trees.recount()?,
@@ -226,6 +230,7 @@ impl Store {
             next_record: AtomicU64::new(next_record),
             materializing: Mutex::new(()),
             due_hint: Mutex::new(None),
+            messages_up_to: Mutex::new(messages_up_to),
         });
         let (tx, rx) = mpsc::channel(writer::WRITE_QUEUE);
         let handle = runtime.spawn(writer::run(Arc::clone(&shared), rx));

@@ -220,7 +220,10 @@ impl Layer {
     }
 
     /// Every write of one tree, in key order.
-    pub(crate) fn entries(&self, id: TreeId) -> impl Iterator<Item = (&[u8], Option<&IVec>)> {
+    pub(crate) fn entries(
+        &self,
+        id: TreeId,
+    ) -> impl DoubleEndedIterator<Item = (&[u8], Option<&IVec>)> {
         self.trees[id.index()]
             .iter()
             .map(|(k, e)| (k.as_slice(), e.value.as_ref()))

@@ -986,3 +986,37 @@ async fn a_kept_write_goes_to_its_tree_at_the_second_materialization() {
     assert_eq!(store.shared.trees.due.len(), 1);
     assert!(store.shared.trees.journal.is_empty());
 }
+
+#[tokio::test]
+async fn a_duplicate_id_is_refused_whether_or_not_it_reached_its_tree() {
+    let dir = TempPath::new("dup");
+    let store = Store::open(&dir.0).unwrap();
+    store.accept(vec![message(5, 0, 1)], None).await.unwrap();
+    store
+        .transition(MessageId(5), Event::Cancel, 1)
+        .await
+        .unwrap();
+    store.materialize_now();
+    assert!(
+        store
+            .shared
+            .trees
+            .messages
+            .get(MessageId(5).to_bytes())
+            .unwrap()
+            .is_some()
+    );
+    let again = store.accept(vec![message(5, 0, 1)], None).await;
+    assert!(matches!(again, Err(StoreError::DuplicateId(MessageId(5)))));
+    // Lower and higher ids that are nowhere are fine.
+    store.accept(vec![message(3, 0, 1)], None).await.unwrap();
+    store.accept(vec![message(9, 0, 1)], None).await.unwrap();
+    let again = store.accept(vec![message(9, 0, 1)], None).await;
+    assert!(matches!(again, Err(StoreError::DuplicateId(MessageId(9)))));
+    // And after a restart, from the tree's last key.
+    store.close().await.unwrap();
+    let store = Store::open(&dir.0).unwrap();
+    let again = store.accept(vec![message(9, 0, 1)], None).await;
+    assert!(matches!(again, Err(StoreError::DuplicateId(MessageId(9)))));
+    store.close().await.unwrap();
+}

@@ -185,14 +185,18 @@ pub(crate) struct Tx<'a> {
     trees: &'a Trees,
     below: &'a [&'a Layer],
     writes: Layer,
+    /// Every id in the `messages` tree is at most this (ids only grow, so a new one above it
+    /// need not be looked for in the tree).
+    messages_up_to: MessageId,
 }
 
 impl<'a> Tx<'a> {
-    pub(crate) fn new(trees: &'a Trees, below: &'a [&'a Layer]) -> Self {
+    pub(crate) fn new(trees: &'a Trees, below: &'a [&'a Layer], messages_up_to: MessageId) -> Self {
         Self {
             trees,
             below,
             writes: Layer::default(),
+            messages_up_to,
         }
     }
 
@@ -322,7 +326,18 @@ impl<'a> Tx<'a> {
         }
         let mut counts = Counts::default();
         for m in messages {
-            if self.get(TreeId::Messages, &layout::id_key(m.id))?.is_some() {
+            let key = layout::id_key(m.id);
+            let exists = if m.id > self.messages_up_to {
+                // Not in the tree: only the layers can hold it.
+                let layers = std::iter::once(&self.writes).chain(self.below.iter().copied());
+                layers
+                    .filter_map(|layer| layer.get(TreeId::Messages, &key))
+                    .next()
+                    .is_some_and(|v| v.is_some())
+            } else {
+                self.get(TreeId::Messages, &key)?.is_some()
+            };
+            if exists {
                 return Err(StoreError::DuplicateId(m.id));
             }
             self.put(None, &MessageRecord::new(m.clone()), &mut counts)?;

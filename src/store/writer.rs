@@ -117,6 +117,9 @@ pub(crate) struct Shared {
     pub(crate) materializing: Mutex<()>,
     /// The earliest `due` entry committed since the dispatcher last asked (`Store::take_due_hint`).
     pub(crate) due_hint: Mutex<Option<(UnixMillis, MessageId)>>,
+    /// The greatest id in the `messages` tree (raised by materialization before the frozen
+    /// layer goes, so an id above it is in the layers if anywhere).
+    pub(crate) messages_up_to: Mutex<MessageId>,
 }
 
 impl Shared {
@@ -159,10 +162,30 @@ impl Shared {
         Ok(true)
     }
 
+    fn messages_up_to(&self) -> MessageId {
+        *self
+            .messages_up_to
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Materializes the frozen layer, if any. The caller holds `materialize_lock`.
     pub(crate) fn materialize_frozen(&self) -> Result<(), StoreError> {
         let frozen = self.layers().frozen.clone();
         if let Some((layer, upto)) = frozen {
+            // Raised first: from now on the tree may hold these ids.
+            let greatest = layer
+                .entries(TreeId::Messages)
+                .filter(|(_, v)| v.is_some())
+                .filter_map(|(k, _)| layout::id_from(tree::MESSAGES, k).ok())
+                .next_back();
+            if let Some(greatest) = greatest {
+                let mut up_to = self
+                    .messages_up_to
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                *up_to = (*up_to).max(greatest);
+            }
             journal::materialize(&self.db, &self.trees, &layer, upto)?;
             self.layers
                 .write()
@@ -439,7 +462,7 @@ fn stage<T>(
             let mut stack: Vec<&Layer> = Vec::with_capacity(below.len() + 1);
             stack.push(group);
             stack.extend_from_slice(below);
-            let mut tx = Tx::new(&shared.trees, &stack);
+            let mut tx = Tx::new(&shared.trees, &stack, shared.messages_up_to());
             let result = f(&mut tx);
             (result, tx.into_writes())
         })
