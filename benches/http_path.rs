@@ -327,6 +327,7 @@ fn setup() -> Bench {
 #[derive(Default)]
 struct Totals {
     messages: u64,
+    flushes: u64,
     wall: Duration,
     process_ticks: u64,
     load_ticks: u64,
@@ -341,6 +342,10 @@ impl Totals {
             self.messages,
             self.wall,
             n / self.wall.as_secs_f64()
+        );
+        eprintln!(
+            "{name}: {:.0} messages per store flush",
+            n / (self.flushes.max(1) as f64)
         );
         if self.cpu_known {
             let us = |ticks: u64| ticks as f64 / CLK_TCK * 1e6 / n;
@@ -375,6 +380,7 @@ fn run_once(bench: &Bench, kind: Kind, totals: &mut Totals) -> Duration {
         let _ = submitted_tx.send(());
     });
     let (done, result) = std_mpsc::channel();
+    let flushes = bench.daemon.outbox().store_flushes();
     let before = process_ticks();
     bench
         .jobs
@@ -386,6 +392,7 @@ fn run_once(bench: &Bench, kind: Kind, totals: &mut Totals) -> Duration {
         .unwrap();
     let result = result.recv().unwrap();
     let after = process_ticks();
+    totals.flushes += bench.daemon.outbox().store_flushes() - flushes;
     totals.messages += messages as u64;
     totals.wall += result.elapsed;
     match (before.zip(after), result.load_ticks) {

@@ -191,6 +191,12 @@ impl Outbox {
         self.shared.store.backlog()
     }
 
+    /// Flushes (fsyncs) the store has made since it was opened: with the messages accepted,
+    /// how many writes share one flush.
+    pub fn store_flushes(&self) -> u64 {
+        self.shared.store.flushes()
+    }
+
     /// The router.
     pub fn router(&self) -> &Router {
         &self.shared.router

@@ -33,6 +33,10 @@ const POSTERS: usize = 24;
 /// Accepted messages after which the child is killed (or after `LOAD_AT_MOST`).
 const KILL_AFTER_ACCEPTED: u64 = 400;
 const LOAD_AT_MOST: Duration = Duration::from_secs(3);
+/// Load lasts at least this long before the kill: past the store's materialization period
+/// (1 s), so that the kill finds writes both in the trees and only in the journal (some of
+/// them kept in memory over a materialization and journaled again).
+const LOAD_AT_LEAST: Duration = Duration::from_millis(1_600);
 /// How long a child may take to answer `/healthz`.
 const START_WITHIN: Duration = Duration::from_secs(8);
 /// How long every acknowledged message may take to reach a terminal state after the restart.
@@ -262,6 +266,7 @@ async fn sigkill_under_load_loses_no_accepted_message() {
 
     // First run: load, then SIGKILL while requests are in flight.
     let mut child = start_korid(&config, &log, http).await;
+    let load_started = Instant::now();
     let next = Arc::new(AtomicU64::new(1));
     let stop = Arc::new(AtomicBool::new(false));
     let accepted = Arc::new(Mutex::new(Vec::new()));
@@ -283,6 +288,8 @@ async fn sigkill_under_load_loses_no_accepted_message() {
         progress.wait_for(|n| *n >= KILL_AFTER_ACCEPTED),
     )
     .await;
+    // Not a synchronisation: the load goes on for its minimum duration.
+    sleep(LOAD_AT_LEAST.saturating_sub(load_started.elapsed())).await;
     child.start_kill().unwrap();
     stop.store(true, Ordering::SeqCst);
     let status = child.wait().await.unwrap();
