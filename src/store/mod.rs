@@ -14,10 +14,12 @@
 //! *materialized* (`journal.rs`): written into their trees on another blocking thread, flushed,
 //! and only then their journal records removed. A message accepted, handed over and submitted
 //! between two materializations is written to its tree once instead of three times, and index
-//! entries that come and go meanwhile (`due`) never reach a tree. Materialization starts at
-//! 50,000 writes or after a second; the active layer is capped (the writer waits beyond that),
-//! so memory stays bounded. At open, whatever the journal still holds (a crash) is replayed
-//! into the trees before anything reads them.
+//! entries that come and go meanwhile (`due`) never reach a tree. Writes about to change again
+//! when a materialization starts (a message still queued or being submitted, its due entry)
+//! stay in memory over that one, journaled again. Materialization starts at 50,000 writes or
+//! after a second; the active layer is capped (the writer waits beyond that), so memory stays
+//! bounded. At open, whatever the journal still holds (a crash) is replayed into the trees
+//! before anything reads them.
 //!
 //! Reads go through the layers (active, then the one being materialized) to the trees, so
 //! every reader sees each committed write whether it has reached its tree or not. Point reads
