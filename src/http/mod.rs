@@ -60,6 +60,7 @@ mod error;
 mod extract;
 mod intake;
 mod outbox;
+mod phone;
 mod routes;
 mod server;
 mod validate;

@@ -167,9 +167,9 @@ fn mobile_number(input: &str, region: phonenumber::country::Id) -> Result<String
     }
     let number = phonenumber::parse(Some(region), input)
         .map_err(|e| ApiError::InvalidPhone(format!("not a phone number: {e}")))?;
-    // `number_type` is `Unknown` exactly when `is_valid` is false (both look the number up in
-    // the same metadata); asking once halves the pattern matching per number.
-    match number.number_type(&phonenumber::metadata::DATABASE) {
+    // The type is `Unknown` exactly when `is_valid` is false (both look the number up in the
+    // same metadata); asking once halves the pattern matching per number.
+    match super::phone::number_type(&number) {
         Type::Mobile | Type::FixedLineOrMobile => {}
         Type::Unknown => {
             return Err(ApiError::InvalidPhone(
