@@ -48,7 +48,7 @@ use kori::app::{Daemon, DaemonConfig, StoreLocation};
 use kori::clock::Clock;
 use kori::config::Secret;
 use kori::http::{ApiToken, HttpConfig, Scope};
-use kori::outbox::{MessageState, OutboxConfig};
+use kori::outbox::{MessageState, OutboxConfig, StateChange};
 use kori::sim::{ReceiptStyle, Sim, SimConfig};
 use kori::smpp::CarrierConfig;
 use std::net::SocketAddr;
@@ -107,8 +107,11 @@ enum Kind {
 
 struct Job {
     kind: Kind,
-    /// Fires when every message of the job is recorded `submitted`.
-    submitted: oneshot::Receiver<()>,
+    /// The outbox's state changes, subscribed before any post: the job ends when `messages`
+    /// of them are `submitted`. Counted on the load thread, so that counting is not taken
+    /// for the daemon's work.
+    changes: tokio::sync::broadcast::Receiver<StateChange>,
+    messages: usize,
     done: std_mpsc::Sender<JobResult>,
 }
 
@@ -232,6 +235,17 @@ fn setup() -> Bench {
                 let before = thread_ticks();
                 let start = Instant::now();
                 rt.block_on(async {
+                    let (mut changes, messages) = (job.changes, job.messages);
+                    let submitted = tokio::spawn(async move {
+                        let mut seen = 0;
+                        while seen < messages {
+                            match changes.recv().await {
+                                Ok(change) if change.to == MessageState::Submitted => seen += 1,
+                                Ok(_) => {}
+                                Err(e) => panic!("state changes: {e} (the counter fell behind)"),
+                            }
+                        }
+                    });
                     let (bodies, path, connections) = match job.kind {
                         Kind::Single => (&single, "/v1/messages", CONNECTIONS),
                         Kind::Batch => (&batch, "/v1/messages/batch", BATCH_CONNECTIONS),
@@ -261,7 +275,7 @@ fn setup() -> Bench {
                     for task in tasks {
                         drop(task.await.unwrap());
                     }
-                    job.submitted.await.unwrap();
+                    submitted.await.unwrap();
                 });
                 let elapsed = start.elapsed();
                 let load_ticks = before.zip(thread_ticks()).map(|(b, a)| a - b);
@@ -365,20 +379,8 @@ fn run_once(bench: &Bench, kind: Kind, totals: &mut Totals) -> Duration {
         Kind::Single => bench.single,
         Kind::Batch | Kind::BatchAwaitingReceipts => bench.batch,
     };
-    // Count `submitted` on the daemon's runtime: the subscription is made before any post.
-    let mut changes = bench.daemon.outbox().subscribe();
-    let (submitted_tx, submitted) = oneshot::channel();
-    bench.daemon_rt.spawn(async move {
-        let mut seen = 0;
-        while seen < messages {
-            match changes.recv().await {
-                Ok(change) if change.to == MessageState::Submitted => seen += 1,
-                Ok(_) => {}
-                Err(e) => panic!("state changes: {e} (the counter fell behind)"),
-            }
-        }
-        let _ = submitted_tx.send(());
-    });
+    // Subscribed before any post; counted on the load thread.
+    let changes = bench.daemon.outbox().subscribe();
     let (done, result) = std_mpsc::channel();
     let flushes = bench.daemon.outbox().store_flushes();
     let before = process_ticks();
@@ -386,7 +388,8 @@ fn run_once(bench: &Bench, kind: Kind, totals: &mut Totals) -> Duration {
         .jobs
         .send(Job {
             kind,
-            submitted,
+            changes,
+            messages,
             done,
         })
         .unwrap();

@@ -29,12 +29,21 @@ pub(crate) struct MessageRecord {
     pub(crate) next_callback_seq: u64,
 }
 
-impl MessageRecord {
-    pub(crate) fn new(message: Message) -> Self {
+/// A [`MessageRecord`] by reference: what `put` writes, encoded exactly as the record (postcard
+/// writes `&T` as `T` and a slice as a `Vec`), so that nothing is cloned to write it.
+#[derive(Serialize, Clone, Copy)]
+pub(crate) struct RecordRef<'a> {
+    pub(crate) message: &'a Message,
+    pub(crate) carrier_keys: &'a [String],
+    pub(crate) next_callback_seq: u64,
+}
+
+impl<'a> From<&'a MessageRecord> for RecordRef<'a> {
+    fn from(rec: &'a MessageRecord) -> Self {
         Self {
-            message,
-            carrier_keys: Vec::new(),
-            next_callback_seq: 0,
+            message: &rec.message,
+            carrier_keys: &rec.carrier_keys,
+            next_callback_seq: rec.next_callback_seq,
         }
     }
 }
@@ -54,8 +63,8 @@ struct Entries {
 }
 
 impl Entries {
-    fn of(rec: &MessageRecord) -> Self {
-        let m = &rec.message;
+    fn of(rec: RecordRef<'_>) -> Self {
+        let m = rec.message;
         let due = (m.state == MessageState::Queued).then(|| layout::timed_id_key(m.due_at, m.id));
         let waiting = m.state == MessageState::Submitted && m.done_at.is_none();
         let receipt_wait = match (waiting, m.submitted_at) {
@@ -242,11 +251,11 @@ impl<'a> Tx<'a> {
     fn put(
         &mut self,
         old: Option<&MessageRecord>,
-        new: &MessageRecord,
+        new: RecordRef<'_>,
         counts: &mut Counts,
     ) -> TxResult<()> {
         if let Some(old) = old {
-            let entries = Entries::of(old);
+            let entries = Entries::of(old.into());
             if let Some(k) = entries.due {
                 self.remove(TreeId::Due, &k);
             }
@@ -262,7 +271,7 @@ impl<'a> Tx<'a> {
             counts.add(&old.message, -1);
         }
         let id = new.message.id;
-        let record = layout::encode(tree::MESSAGES, new)?;
+        let record = layout::encode(tree::MESSAGES, &new)?;
         let entries = Entries::of(new);
         // A new message (`accept` checked its id): no key of it exists yet. A queued or
         // submitting one is about to change again, and so is its due entry.
@@ -289,7 +298,7 @@ impl<'a> Tx<'a> {
         for (k, v) in entries.carrier {
             self.insert(TreeId::CarrierKeys, &k, &v[..]);
         }
-        counts.add(&new.message, 1);
+        counts.add(new.message, 1);
         Ok(())
     }
 
@@ -340,7 +349,12 @@ impl<'a> Tx<'a> {
             if exists {
                 return Err(StoreError::DuplicateId(m.id));
             }
-            self.put(None, &MessageRecord::new(m.clone()), &mut counts)?;
+            let record = RecordRef {
+                message: m,
+                carrier_keys: &[],
+                next_callback_seq: 0,
+            };
+            self.put(None, record, &mut counts)?;
         }
         self.write_counts(&counts)
     }
@@ -365,21 +379,18 @@ impl<'a> Tx<'a> {
                     continue;
                 }
             };
-            let mut new = MessageRecord {
-                message,
-                carrier_keys: old.carrier_keys.clone(),
-                next_callback_seq: old.next_callback_seq,
+            let carrier_keys: &[String] = match event {
+                Event::SubmitOk { keys, .. } => keys,
+                _ => &old.carrier_keys,
             };
-            if let Event::SubmitOk { keys, .. } = event {
-                new.carrier_keys = keys.clone();
-            }
+            let mut next_callback_seq = old.next_callback_seq;
             let before = old.message.state;
-            if new.message.state != before && new.message.callback_url.is_some() {
-                let seq = new.next_callback_seq;
+            if message.state != before && message.callback_url.is_some() {
+                let seq = next_callback_seq;
                 let callback = CallbackRecord {
                     message_id: *id,
                     seq,
-                    state: new.message.state,
+                    state: message.state,
                     at: now,
                     attempt: 0,
                     next_attempt_at: now,
@@ -387,13 +398,15 @@ impl<'a> Tx<'a> {
                 let record = layout::encode(tree::CALLBACKS, &callback)?;
                 // `seq` is the message's next number: the key is new.
                 self.insert_new(TreeId::Callbacks, &layout::callback_key(*id, seq), record);
-                new.next_callback_seq += 1;
+                next_callback_seq += 1;
             }
-            self.put(Some(&old), &new, &mut counts)?;
-            out.push(Transition::Applied {
-                before,
-                message: new.message,
-            });
+            let new = RecordRef {
+                message: &message,
+                carrier_keys,
+                next_callback_seq,
+            };
+            self.put(Some(&old), new, &mut counts)?;
+            out.push(Transition::Applied { before, message });
         }
         self.write_counts(&counts)?;
         Ok(out)
