@@ -51,6 +51,7 @@ use kori::http::{ApiToken, HttpConfig, Scope};
 use kori::outbox::{MessageState, OutboxConfig, StateChange};
 use kori::sim::{ReceiptStyle, Sim, SimConfig};
 use kori::smpp::CarrierConfig;
+use kori::store::StoreOptions;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -304,6 +305,10 @@ fn setup() -> Bench {
         carrier.response_timeout = Duration::from_secs(60);
         let config = DaemonConfig {
             store: StoreLocation::Path(dir.path().join("store")),
+            // What `korid run` gets without a `[store] flush_every`.
+            store_options: StoreOptions {
+                flush_every: kori::config::DEFAULT_FLUSH_EVERY,
+            },
             http: HttpConfig {
                 listen: "127.0.0.1:0".parse().unwrap(),
                 tokens: vec![ApiToken {

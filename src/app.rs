@@ -8,7 +8,7 @@ use crate::config::{Config, TokenScope};
 use crate::http::{ApiToken, HttpConfig, Scope};
 use crate::outbox::{Outbox, OutboxConfig};
 use crate::smpp::{Carrier, CarrierConfig, Router};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoreOptions};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -39,6 +39,8 @@ pub enum StoreLocation {
 pub struct DaemonConfig {
     /// The store.
     pub store: StoreLocation,
+    /// How the store runs (its group-commit window).
+    pub store_options: StoreOptions,
     /// The HTTP intake.
     pub http: HttpConfig,
     /// The carriers.
@@ -85,6 +87,9 @@ impl DaemonConfig {
             } else {
                 StoreLocation::Path(config.store.path.clone())
             },
+            store_options: StoreOptions {
+                flush_every: config.store.flush_every,
+            },
             http,
             carriers: config.carriers.iter().map(|c| c.smpp()).collect(),
             outbox,
@@ -125,8 +130,8 @@ impl Daemon {
     /// listens for HTTP. Binds come up in the background; `/readyz` reports them.
     pub async fn start(config: DaemonConfig, clock: Clock) -> Result<Daemon, StartError> {
         let store = match &config.store {
-            StoreLocation::Path(path) => Store::open(path)?,
-            StoreLocation::Temporary => Store::open_temporary()?,
+            StoreLocation::Path(path) => Store::open_configured(path, config.store_options)?,
+            StoreLocation::Temporary => Store::open_temporary_configured(config.store_options)?,
         };
         let tracker = TaskTracker::new();
         let carriers_cancel = CancellationToken::new();

@@ -68,8 +68,9 @@ impl fmt::Display for Secret {
 
 /// `[store] path`: the sled directory (systemd's `StateDirectory=kori`).
 pub const DEFAULT_STORE_PATH: &str = "/var/lib/kori";
-/// `[store] flush_every`: the group-commit window.
-pub const DEFAULT_FLUSH_EVERY: Duration = Duration::from_millis(2);
+/// `[store] flush_every`: the group-commit window. None by default: everything that arrives
+/// while a flush runs already shares the next one (docs/configuration.md has the figures).
+pub const DEFAULT_FLUSH_EVERY: Duration = Duration::ZERO;
 /// `[http] listen`.
 pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8787";
 /// `[http] max_body`: larger bodies get 413.

@@ -8,11 +8,12 @@
 use crate::app::{Daemon, DaemonConfig, StoreLocation};
 use crate::client;
 use crate::clock::Clock;
-use crate::config::Secret;
+use crate::config::{self, Secret};
 use crate::http::{ApiToken, HttpConfig, Scope};
 use crate::outbox::{MessageId, OutboxConfig};
 use crate::sim::{Faults, IdStyle, ReceiptOutcome, ReceiptStyle, Sim, SimConfig, SimEvent};
 use crate::smpp::CarrierConfig;
+use crate::store::StoreOptions;
 use kori_smpp::CommandStatus;
 use kori_smpp::receipt::IdFormat;
 use std::collections::HashSet;
@@ -120,6 +121,9 @@ async fn run() -> DemoResult<()> {
     carrier.dlr_id = IdFormat::Hex;
     let config = DaemonConfig {
         store: StoreLocation::Temporary,
+        store_options: StoreOptions {
+            flush_every: config::DEFAULT_FLUSH_EVERY,
+        },
         http: HttpConfig {
             listen: "127.0.0.1:0".parse()?,
             tokens: vec![ApiToken {

@@ -150,19 +150,40 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// How a store is run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// The group-commit window (`[store] flush_every`): at most one flush per window, and the
+    /// requests that come while it is open share it. Zero flushes each batch as soon as it is
+    /// taken; a writer that has not flushed for a window flushes at once either way, so a
+    /// lone request never waits for it.
+    pub flush_every: std::time::Duration,
+}
+
 impl Store {
     /// Opens (or creates) the store at `path` and starts its writer. Must be called inside a
     /// tokio runtime. A damaged store is an error saying how to restore it, never a panic.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        Self::open_with(sled::Config::new().path(path), path, schema::MIGRATIONS)
+        Self::open_configured(path, StoreOptions::default())
+    }
+
+    /// [`Store::open`] with `options`.
+    pub fn open_configured(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
+        let config = sled::Config::new().path(path);
+        Self::open_with(config, path, schema::MIGRATIONS, options)
     }
 
     /// A store in a temporary directory, removed when the last clone is dropped: for
     /// `korid demo` and tests.
     pub fn open_temporary() -> Result<Store, StoreError> {
+        Self::open_temporary_configured(StoreOptions::default())
+    }
+
+    /// [`Store::open_temporary`] with `options`.
+    pub fn open_temporary_configured(options: StoreOptions) -> Result<Store, StoreError> {
         let config = sled::Config::new().temporary(true);
         let path = config.path.clone();
-        Self::open_with(config, &path, schema::MIGRATIONS)
+        Self::open_with(config, &path, schema::MIGRATIONS, options)
     }
 
     /// How long `open` waits for another holder of the store's lock to let go: a store closed
@@ -173,6 +194,7 @@ impl Store {
         config: sled::Config,
         path: &Path,
         migrations: &[schema::Migration],
+        options: StoreOptions,
     ) -> Result<Store, StoreError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| StoreError::NoRuntime)?;
         let damaged = |detail: String| StoreError::Damaged {
@@ -235,7 +257,7 @@ impl Store {
             messages_up_to: Mutex::new(messages_up_to),
         });
         let (tx, rx) = mpsc::channel(writer::WRITE_QUEUE);
-        let handle = runtime.spawn(writer::run(Arc::clone(&shared), rx));
+        let handle = runtime.spawn(writer::run(Arc::clone(&shared), rx, options.flush_every));
         Ok(Store {
             shared,
             tx,

@@ -648,7 +648,13 @@ async fn an_older_schema_runs_the_migrations() {
     store.close().await.unwrap();
 
     let steps: [schema::Migration; SCHEMA_VERSION as usize] = [fake_step; SCHEMA_VERSION as usize];
-    let store = Store::open_with(sled::Config::new().path(&dir.0), &dir.0, &steps).unwrap();
+    let store = Store::open_with(
+        sled::Config::new().path(&dir.0),
+        &dir.0,
+        &steps,
+        StoreOptions::default(),
+    )
+    .unwrap();
     assert!(RAN.load(Ordering::SeqCst));
     let meta = &store.shared.trees.meta;
     assert_eq!(meta.get("migrated").unwrap().as_deref(), Some(&b"yes"[..]));
@@ -1019,4 +1025,27 @@ async fn a_duplicate_id_is_refused_whether_or_not_it_reached_its_tree() {
     let again = store.accept(vec![message(9, 0, 1)], None).await;
     assert!(matches!(again, Err(StoreError::DuplicateId(MessageId(9)))));
     store.close().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_group_commit_window_gathers_later_requests_into_one_flush() {
+    let window = std::time::Duration::from_millis(500);
+    let store = Store::open_temporary_configured(StoreOptions {
+        flush_every: window,
+    })
+    .unwrap();
+    let started = tokio::time::Instant::now();
+    // Nothing flushed for a window: the first request is flushed at once.
+    store.accept(vec![message(1, 0, 1)], None).await.unwrap();
+    assert!(started.elapsed() < window);
+    let flushes = store.flushes();
+    let (a, b) = tokio::join!(
+        store.accept(vec![message(2, 0, 1)], None),
+        store.accept(vec![message(3, 0, 1)], None),
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(store.flushes(), flushes + 1, "both in one flush");
+    assert!(started.elapsed() >= window, "held until the window closed");
+    assert_eq!(store.backlog(), 3);
 }

@@ -242,10 +242,16 @@ impl Answer {
 }
 
 /// The writer task: runs until `Close` or until every `Store` is dropped.
-pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Request>) {
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    mut rx: mpsc::Receiver<Request>,
+    flush_every: Duration,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut materializer: Option<tokio::task::JoinHandle<()>> = None;
     let mut last_freeze = tokio::time::Instant::now();
+    // When the last commit (and its flush) started.
+    let mut last_flush: Option<tokio::time::Instant> = None;
     loop {
         // With writes waiting for materialization, wake up within MATERIALIZE_EVERY even if
         // no request comes; with none, sleep until one does (no timer ticking while idle).
@@ -258,6 +264,20 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Request>) {
         match waited {
             Ok(0) => break,
             Ok(_) => {
+                // The group-commit window: within `flush_every` of the last flush, what comes
+                // until the window closes joins this commit.
+                if let Some(open_until) = last_flush.map(|at| at + flush_every) {
+                    while batch.len() < MAX_BATCH {
+                        let room = MAX_BATCH - batch.len();
+                        let more =
+                            tokio::time::timeout_at(open_until, rx.recv_many(&mut batch, room));
+                        match more.await {
+                            Ok(n) if n > 0 => {}
+                            _ => break, // closed, or the window ended
+                        }
+                    }
+                }
+                last_flush = Some(tokio::time::Instant::now());
                 let work = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
                 let shared = Arc::clone(&shared);
                 match tokio::task::spawn_blocking(move || commit(&shared, work)).await {

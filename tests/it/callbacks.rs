@@ -15,7 +15,7 @@ use kori::http::{ApiToken, HttpConfig, Scope};
 use kori::outbox::{MessageId, MessageState, OutboxConfig};
 use kori::sim::{Sim, SimConfig};
 use kori::smpp::CarrierConfig;
-use kori::store::{CallbackRecord, Store};
+use kori::store::{CallbackRecord, Store, StoreOptions};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use std::net::SocketAddr;
@@ -155,6 +155,7 @@ async fn start_daemon(sim: &Sim, store: StoreLocation) -> Daemon {
     let carrier = CarrierConfig::new("sim", "127.0.0.1", sim.addr().port());
     let config = DaemonConfig {
         store,
+        store_options: StoreOptions::default(),
         http: HttpConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             tokens: vec![ApiToken {

@@ -56,7 +56,7 @@ fn example_sets_what_it_says() {
     let text = fs::read_to_string(&file).unwrap();
     let config = Config::parse_str(&text, file.parent().unwrap(), SecretLoading::Skip).unwrap();
     assert_eq!(config.store.path, Path::new("/var/lib/kori"));
-    assert_eq!(config.store.flush_every, Duration::from_millis(2));
+    assert_eq!(config.store.flush_every, Duration::ZERO);
     assert_eq!(config.http.listen.to_string(), "127.0.0.1:8787");
     assert_eq!(config.http.max_body, 1 << 20);
     assert_eq!(config.http.high_water, 1_000_000);

@@ -9,6 +9,7 @@ use kori::http::{ApiToken, HttpConfig, Scope};
 use kori::outbox::{MessageId, MessageState, OutboxConfig, StateChange};
 use kori::sim::{Faults, ReceiptOutcome, ReceiptStyle, Sim, SimConfig};
 use kori::smpp::CarrierConfig;
+use kori::store::StoreOptions;
 use kori_smpp::CommandStatus;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
@@ -35,6 +36,7 @@ async fn start(sim: SimConfig, tweak: impl FnOnce(&mut DaemonConfig)) -> Kori {
     carrier.tps = NonZeroU32::new(1_000_000).unwrap();
     let mut config = DaemonConfig {
         store: StoreLocation::Temporary,
+        store_options: StoreOptions::default(),
         http: HttpConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             tokens: vec![ApiToken {
