@@ -244,6 +244,9 @@ pub fn run(path: &Path) -> ExitCode {
         Err(code) => return code,
     };
     crate::telemetry::init(&config.telemetry);
+    for note in config.not_in_effect_yet() {
+        tracing::warn!("{note}");
+    }
     let runtime = match runtime(true) {
         Ok(runtime) => runtime,
         Err(code) => return code,
@@ -416,6 +419,9 @@ pub fn check_config(path: &Path) -> ExitCode {
                 config.tokens.len(),
                 config.shops.len()
             );
+            for note in config.not_in_effect_yet() {
+                println!("note: {note}");
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {

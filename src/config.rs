@@ -805,6 +805,33 @@ pub struct Variant {
 }
 
 impl Config {
+    /// Settings that are read and checked but have no effect in this release, one sentence
+    /// each: `korid check-config` prints them and `korid run` logs them, so that nobody takes
+    /// a setting for working that is not.
+    pub fn not_in_effect_yet(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if !self.shops.is_empty() {
+            notes.push(format!(
+                "[[shop]]: {} shop(s) checked, but cart recovery is not implemented yet; no \
+                 reminders are sent",
+                self.shops.len()
+            ));
+        }
+        if self.http.public_base_url.is_some() {
+            notes.push(
+                "[http] public_base_url: tracked cart links come with cart recovery; unused yet"
+                    .to_owned(),
+            );
+        }
+        if self.telemetry.full_numbers {
+            notes.push(
+                "[telemetry] full_numbers: has no effect yet; phone numbers stay masked in logs"
+                    .to_owned(),
+            );
+        }
+        notes
+    }
+
     /// Reads, parses and validates the config file at `path`, loading every secret file.
     /// Relative paths in it are relative to its directory.
     pub fn load(path: &Path) -> Result<Self, ConfigErrors> {

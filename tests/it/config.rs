@@ -499,3 +499,24 @@ fn an_explicit_source_ton_reaches_the_sessions() {
     assert_eq!(smpp.source_ton, Some(kori_smpp::Ton::NATIONAL));
     assert_eq!(smpp.source_npi, Some(kori_smpp::Npi::NATIONAL));
 }
+
+#[test]
+fn settings_without_effect_yet_are_named() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/kori.example.toml");
+    let text = fs::read_to_string(&file).unwrap();
+    let config = Config::parse_str(&text, file.parent().unwrap(), SecretLoading::Skip).unwrap();
+    let notes = config.not_in_effect_yet();
+    assert!(
+        notes.iter().any(|n| n.starts_with("[[shop]]: 1 shop(s)")),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("[http] public_base_url")),
+        "{notes:?}"
+    );
+    let minimal =
+        Config::parse_str(MINIMAL_CARRIER, Path::new("/etc/kori"), SecretLoading::Skip).unwrap();
+    assert_eq!(minimal.not_in_effect_yet(), Vec::<String>::new());
+}
