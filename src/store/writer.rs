@@ -306,8 +306,11 @@ pub(crate) async fn run(
             }
             Some(_) => {}
             None => {
-                let due = active >= MATERIALIZE_AT
-                    || (active > 0 && last_freeze.elapsed() >= MATERIALIZE_EVERY);
+                // A frozen layer left by a failed materialization is tried again first.
+                let retry = shared.layers().frozen.is_some();
+                let due = !retry
+                    && (active >= MATERIALIZE_AT
+                        || (active > 0 && last_freeze.elapsed() >= MATERIALIZE_EVERY));
                 let frozen = if due {
                     let shared = Arc::clone(&shared);
                     match tokio::task::spawn_blocking(move || shared.freeze()).await {
@@ -324,7 +327,7 @@ pub(crate) async fn run(
                 } else {
                     false
                 };
-                if frozen {
+                if frozen || retry {
                     last_freeze = tokio::time::Instant::now();
                     let shared = Arc::clone(&shared);
                     materializer = Some(tokio::task::spawn_blocking(move || {
