@@ -496,15 +496,16 @@ fn stage<T>(
     result
 }
 
-/// Appends `group` to the journal and makes it visible to readers (durable at the next flush).
-fn seal(shared: &Shared, group: &mut Layer) -> Result<(), StoreError> {
-    if group.is_empty() {
-        return Ok(());
-    }
-    let group = std::mem::take(group);
+/// Appends `group` to the journal (durable at the next flush).
+fn append_group(shared: &Shared, group: &Layer) -> Result<(), StoreError> {
     let next = shared.next_record.load(Ordering::Relaxed);
-    let next = journal::append(&shared.trees.journal, &group, next)?;
+    let next = journal::append(&shared.trees.journal, group, next)?;
     shared.next_record.store(next, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Makes an appended `group` visible to readers (and to the dispatcher's due hint).
+fn publish(shared: &Shared, group: Layer) {
     let earliest_due = group
         .entries(TreeId::Due)
         .find(|(_, v)| v.is_some())
@@ -523,6 +524,17 @@ fn seal(shared: &Shared, group: &mut Layer) -> Result<(), StoreError> {
             .unwrap_or_else(PoisonError::into_inner);
         *hint = Some(hint.map_or(due, |h| h.min(due)));
     }
+}
+
+/// Appends `group` and makes it visible at once: before a backup or a close, which must see
+/// every write so far.
+fn seal(shared: &Shared, group: &mut Layer) -> Result<(), StoreError> {
+    if group.is_empty() {
+        return Ok(());
+    }
+    let group = std::mem::take(group);
+    append_group(shared, &group)?;
+    publish(shared, group);
     Ok(())
 }
 
@@ -599,13 +611,28 @@ fn commit(shared: &Shared, batch: Vec<Request>) -> Continue {
         run.push((op, reply));
     }
     apply_run(shared, &mut group, run, &mut answers);
-    seal_now(&mut group, &mut lost);
-    if matches!(go_on, Continue::No)
-        && lost.is_none()
-        && let Err(e) = shared.materialize_all()
-    {
-        // Not lost: the journal still holds the writes, and the next open replays them.
-        tracing::warn!(error = %e, "store materialization at close failed");
+    // The group is appended now but made visible only after the flush: nobody (the
+    // dispatcher least of all, which would send it) sees a write that is not on disk yet.
+    let mut appended = None;
+    if !group.is_empty() {
+        match append_group(shared, &group) {
+            Ok(()) => appended = Some(group),
+            Err(e) => {
+                tracing::error!(error = %e, "store journal append failed");
+                lost = Some(e.to_string());
+            }
+        }
+    }
+    if matches!(go_on, Continue::No) {
+        if let Some(group) = appended.take() {
+            publish(shared, group);
+        }
+        if lost.is_none()
+            && let Err(e) = shared.materialize_all()
+        {
+            // Not lost: the journal still holds the writes, and the next open replays them.
+            tracing::warn!(error = %e, "store materialization at close failed");
+        }
     }
     let started = std::time::Instant::now();
     let flushed = match lost {
@@ -617,6 +644,11 @@ fn commit(shared: &Shared, batch: Vec<Request>) -> Continue {
     };
     shared.flushes.fetch_add(1, Ordering::Relaxed);
     tracing::trace!(requests = answers.len(), elapsed = ?started.elapsed(), "store flush");
+    // Visible even if the flush failed: the journal holds these writes either way, and what
+    // readers see must match what a later flush (or the replay at open) makes of it.
+    if let Some(group) = appended {
+        publish(shared, group);
+    }
     let open = {
         let layers = shared.layers();
         layers.with_stack(|stack| {
