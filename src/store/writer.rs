@@ -3,8 +3,11 @@
 //! Requests come down a bounded channel, each with a oneshot for its answer. The task takes
 //! everything waiting (up to `MAX_BATCH`), and in ONE `spawn_blocking` call applies each
 //! request against the store as it stands (see `tx`), keeping a failed request's writes out,
-//! appends the group's writes to the journal, flushes once, and only then answers: nobody
-//! hears "done" before their write is on disk (design.md: 202 only after the flush).
+//! appends the group's writes to the journal, flushes once, and only then answers and makes
+//! the writes visible to readers: nobody hears "done" before their write is on disk
+//! (design.md: 202 only after the flush), and the dispatcher never sends what is not. With a
+//! group-commit window (`[store] flush_every`) the task flushes at most once per window and
+//! what arrives meanwhile joins the group.
 //!
 //! Between groups the task decides when the `active` layer (every journaled write not yet in
 //! its tree) is *materialized*: frozen, written to the trees on another blocking thread while
