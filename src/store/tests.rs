@@ -1049,3 +1049,96 @@ async fn the_group_commit_window_gathers_later_requests_into_one_flush() {
     assert!(started.elapsed() >= window, "held until the window closed");
     assert_eq!(store.backlog(), 3);
 }
+
+#[tokio::test]
+async fn carrier_keys_survive_a_restart_with_or_without_materialization() {
+    for materialize in [false, true] {
+        let dir = TempPath::new("ck-restart");
+        let store = Store::open(&dir.0).unwrap();
+        store.accept(vec![message(1, 0, 1)], None).await.unwrap();
+        store
+            .transition(MessageId(1), dispatched(), 1)
+            .await
+            .unwrap();
+        store
+            .transition(MessageId(1), submit_ok(&["k1"]), 2)
+            .await
+            .unwrap();
+        if materialize {
+            store.materialize_once();
+            store.materialize_once();
+        }
+        let writer = store.writer.lock().unwrap().take().unwrap();
+        drop(store);
+        writer.await.unwrap();
+        let store = Store::open(&dir.0).unwrap();
+        assert_eq!(
+            store.find_by_carrier_key("telia", "k1").unwrap(),
+            Some((MessageId(1), 0)),
+            "materialized: {materialize}"
+        );
+        assert_eq!(
+            store.awaiting_receipts(i64::MAX, 10).unwrap(),
+            vec![MessageId(1)]
+        );
+        store.close().await.unwrap();
+    }
+}
+
+/// Concurrent lives of many messages while the writer materializes on its own (its timer),
+/// then a stop without close: every state a caller was told is recorded is there after the
+/// replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_lives_survive_a_restart_across_materializations() {
+    let dir = TempPath::new("stress");
+    let store = Store::open(&dir.0).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(1_500);
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(1));
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let store = store.clone();
+        let next = next.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut told = Vec::new();
+            while std::time::Instant::now() < deadline {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                let id = MessageId(u128::from(n));
+                store.accept(vec![message(id.0, 0, 1)], None).await.unwrap();
+                let mut last = MessageState::Queued;
+                for event in [
+                    dispatched(),
+                    submit_ok(&[&format!("k{n}")]),
+                    receipt(0, PartState::Delivered),
+                ] {
+                    if let Transition::Applied { message, .. } =
+                        store.transition(id, event, 1).await.unwrap()
+                    {
+                        last = message.state;
+                    }
+                }
+                told.push((id, last));
+            }
+            told
+        }));
+    }
+    let mut told = Vec::new();
+    for t in tasks {
+        told.extend(t.await.unwrap());
+    }
+    let writer = store.writer.lock().unwrap().take().unwrap();
+    drop(store);
+    writer.await.unwrap();
+    let store = Store::open(&dir.0).unwrap();
+    let lost: Vec<_> = told
+        .iter()
+        .filter(|(id, state)| store.get(*id).unwrap().map(|m| m.state) != Some(*state))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} messages not as told, e.g. {:?}",
+        lost.len(),
+        told.len(),
+        &lost[..lost.len().min(5)]
+    );
+    store.close().await.unwrap();
+}
