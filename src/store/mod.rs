@@ -344,19 +344,26 @@ impl Store {
             .with_stack(|stack| overlay::scan(stack, tree, id, lo, hi, f))
     }
 
-    /// The ids of a time index (`due`, `receipt_wait`) with keys below `bound`, in time order.
-    fn ids_before(
+    /// Entries of a time index (`due`, `receipt_wait`) after `after` (a time and id, left
+    /// out) and with keys below `bound`, in time order, at most `limit`.
+    fn timed_entries(
         &self,
         id: TreeId,
+        after: Option<(UnixMillis, MessageId)>,
         bound: &[u8],
         limit: usize,
-    ) -> Result<Vec<MessageId>, StoreError> {
+    ) -> Result<Vec<(UnixMillis, MessageId)>, StoreError> {
         let mut out = Vec::new();
         if limit == 0 {
             return Ok(out);
         }
-        self.scan(id, Bound::Unbounded, Bound::Excluded(bound), |k, _| {
-            out.push(layout::split_timed_id(id.name(), k)?.1);
+        let from = after.map(|(t, id)| layout::timed_id_key(t, id));
+        let lo = match &from {
+            Some(k) => Bound::Excluded(&k[..]),
+            None => Bound::Unbounded,
+        };
+        self.scan(id, lo, Bound::Excluded(bound), |k, _| {
+            out.push(layout::split_timed_id(id.name(), k)?);
             Ok(out.len() < limit)
         })?;
         Ok(out)
@@ -371,7 +378,8 @@ impl Store {
 
     /// Queued messages due at or before `now`, earliest first, at most `limit`.
     pub fn due(&self, now: UnixMillis, limit: usize) -> Result<Vec<MessageId>, StoreError> {
-        self.ids_before(TreeId::Due, &layout::after_time(now), limit)
+        let due = self.due_after(None, now, limit)?;
+        Ok(due.into_iter().map(|(_, id)| id).collect())
     }
 
     /// As [`Store::due`], but only entries after `after` (a due time and id an earlier call
@@ -384,21 +392,7 @@ impl Store {
         now: UnixMillis,
         limit: usize,
     ) -> Result<Vec<(UnixMillis, MessageId)>, StoreError> {
-        let mut out = Vec::new();
-        if limit == 0 {
-            return Ok(out);
-        }
-        let from = after.map(|(t, id)| layout::timed_id_key(t, id));
-        let lo = match &from {
-            Some(k) => Bound::Excluded(&k[..]),
-            None => Bound::Unbounded,
-        };
-        let bound = layout::after_time(now);
-        self.scan(TreeId::Due, lo, Bound::Excluded(&bound), |k, _| {
-            out.push(layout::split_timed_id(tree::DUE, k)?);
-            Ok(out.len() < limit)
-        })?;
-        Ok(out)
+        self.timed_entries(TreeId::Due, after, &layout::after_time(now), limit)
     }
 
     /// The earliest due entry (due time and id) committed since the last call: a dispatcher
@@ -414,12 +408,8 @@ impl Store {
 
     /// When the earliest queued message is due.
     pub fn next_due_at(&self) -> Result<Option<UnixMillis>, StoreError> {
-        let mut first = None;
-        self.scan(TreeId::Due, Bound::Unbounded, Bound::Unbounded, |k, _| {
-            first = Some(layout::split_timed_id(tree::DUE, k)?.0);
-            Ok(false)
-        })?;
-        Ok(first)
+        let first = self.due_after(None, UnixMillis::MAX, 1)?;
+        Ok(first.first().map(|(at, _)| *at))
     }
 
     /// The open message and part that `key` (a receipt-matching key from `SubmitOk`) names at
@@ -443,7 +433,8 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<MessageId>, StoreError> {
         let bound = layout::time_key(submitted_before);
-        self.ids_before(TreeId::ReceiptWait, &bound, limit)
+        let waiting = self.timed_entries(TreeId::ReceiptWait, None, &bound, limit)?;
+        Ok(waiting.into_iter().map(|(_, id)| id).collect())
     }
 
     /// Up to `limit` messages in `state`, oldest first. Scans every message: for recovery at
