@@ -46,12 +46,9 @@ use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_
 use http_body_util::{BodyExt, Full};
 use kori::app::{Daemon, DaemonConfig, StoreLocation};
 use kori::clock::Clock;
-use kori::config::Secret;
-use kori::http::{ApiToken, HttpConfig, Scope};
-use kori::outbox::{MessageState, OutboxConfig, StateChange};
+use kori::outbox::{MessageState, StateChange};
 use kori::sim::{ReceiptStyle, Sim, SimConfig};
 use kori::smpp::CarrierConfig;
-use kori::store::StoreOptions;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -303,27 +300,11 @@ fn setup() -> Bench {
         carrier.window = NonZeroU32::new(512).unwrap();
         carrier.tps = NonZeroU32::new(100_000_000).unwrap();
         carrier.response_timeout = Duration::from_secs(60);
-        let config = DaemonConfig {
-            store: StoreLocation::Path(dir.path().join("store")),
-            // What `korid run` gets without a `[store] flush_every`.
-            store_options: StoreOptions {
-                flush_every: kori::config::DEFAULT_FLUSH_EVERY,
-            },
-            http: HttpConfig {
-                listen: "127.0.0.1:0".parse().unwrap(),
-                tokens: vec![ApiToken {
-                    name: "bench".to_owned(),
-                    secret: Secret::new(TOKEN),
-                    scope: Scope::Admin,
-                }],
-                // The sink sends no receipts, so every message stays open (waiting for its
-                // receipt) and the backlog only grows; this bench is not about 503s.
-                high_water: u64::MAX,
-                ..HttpConfig::default()
-            },
-            carriers: vec![carrier],
-            outbox: OutboxConfig::default(),
-        };
+        let store = StoreLocation::Path(dir.path().join("store"));
+        let mut config = DaemonConfig::local(store, "bench", TOKEN, vec![carrier]);
+        // Where receipts are awaited (they never come), every message stays open and the
+        // backlog only grows; this bench is not about 503s.
+        config.http.high_water = u64::MAX;
         let daemon = Daemon::start(config, Clock::system()).await.unwrap();
         let carrier = daemon.outbox().router().carriers()[0].clone();
         tokio::time::timeout(Duration::from_secs(10), carrier.wait_up())

@@ -50,6 +50,34 @@ pub struct DaemonConfig {
 }
 
 impl DaemonConfig {
+    /// A daemon listening on 127.0.0.1 (a free port) with one admin token `token` named
+    /// `name`, on `store` and `carriers`, everything else as `korid run` has it when the config
+    /// file leaves it out: for `korid demo`, the benches and the tests.
+    pub fn local(
+        store: StoreLocation,
+        name: &str,
+        token: &str,
+        carriers: Vec<CarrierConfig>,
+    ) -> Self {
+        Self {
+            store,
+            store_options: StoreOptions {
+                flush_every: crate::config::DEFAULT_FLUSH_EVERY,
+            },
+            http: HttpConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                tokens: vec![ApiToken {
+                    name: name.to_owned(),
+                    secret: crate::config::Secret::new(token),
+                    scope: Scope::Admin,
+                }],
+                ..HttpConfig::default()
+            },
+            carriers,
+            outbox: OutboxConfig::default(),
+        }
+    }
+
     /// The daemon a config file describes.
     pub fn from_config(config: &Config) -> Self {
         let tokens = config

@@ -8,12 +8,9 @@
 use crate::app::{Daemon, DaemonConfig, StoreLocation};
 use crate::client;
 use crate::clock::Clock;
-use crate::config::{self, Secret};
-use crate::http::{ApiToken, HttpConfig, Scope};
-use crate::outbox::{MessageId, OutboxConfig};
+use crate::outbox::MessageId;
 use crate::sim::{Faults, IdStyle, ReceiptOutcome, ReceiptStyle, Sim, SimConfig, SimEvent};
 use crate::smpp::CarrierConfig;
-use crate::store::StoreOptions;
 use kori_smpp::CommandStatus;
 use kori_smpp::receipt::IdFormat;
 use std::collections::HashSet;
@@ -119,23 +116,7 @@ async fn run() -> DemoResult<()> {
     let mut carrier = CarrierConfig::new("demo-smsc", "127.0.0.1", sim.addr().port());
     carrier.system_id = "kori-demo".to_owned();
     carrier.dlr_id = IdFormat::Hex;
-    let config = DaemonConfig {
-        store: StoreLocation::Temporary,
-        store_options: StoreOptions {
-            flush_every: config::DEFAULT_FLUSH_EVERY,
-        },
-        http: HttpConfig {
-            listen: "127.0.0.1:0".parse()?,
-            tokens: vec![ApiToken {
-                name: "demo".to_owned(),
-                secret: Secret::new(TOKEN),
-                scope: Scope::Admin,
-            }],
-            ..HttpConfig::default()
-        },
-        carriers: vec![carrier],
-        outbox: OutboxConfig::default(),
-    };
+    let config = DaemonConfig::local(StoreLocation::Temporary, "demo", TOKEN, vec![carrier]);
     let daemon = Daemon::start(config, Clock::system()).await?;
     let base = format!("http://{}", daemon.http_addr());
     println!(

@@ -11,11 +11,10 @@ use kori::app::{Daemon, DaemonConfig, StoreLocation};
 use kori::client;
 use kori::clock::Clock;
 use kori::config::Secret;
-use kori::http::{ApiToken, HttpConfig, Scope};
-use kori::outbox::{MessageId, MessageState, OutboxConfig};
+use kori::outbox::{MessageId, MessageState};
 use kori::sim::{Sim, SimConfig};
 use kori::smpp::CarrierConfig;
-use kori::store::{CallbackRecord, Store, StoreOptions};
+use kori::store::{CallbackRecord, Store};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use std::net::SocketAddr;
@@ -153,24 +152,8 @@ async fn receive(
 
 async fn start_daemon(sim: &Sim, store: StoreLocation) -> Daemon {
     let carrier = CarrierConfig::new("sim", "127.0.0.1", sim.addr().port());
-    let config = DaemonConfig {
-        store,
-        store_options: StoreOptions::default(),
-        http: HttpConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            tokens: vec![ApiToken {
-                name: "admin".to_owned(),
-                secret: Secret::new(TOKEN),
-                scope: Scope::Admin,
-            }],
-            ..HttpConfig::default()
-        },
-        carriers: vec![carrier],
-        outbox: OutboxConfig {
-            callback_secret: Secret::new(KEY),
-            ..OutboxConfig::default()
-        },
-    };
+    let mut config = DaemonConfig::local(store, "admin", TOKEN, vec![carrier]);
+    config.outbox.callback_secret = Secret::new(KEY);
     let daemon = Daemon::start(config, Clock::system()).await.unwrap();
     let carrier = daemon.outbox().router().carriers()[0].clone();
     timeout(GUARD, carrier.wait_up()).await.unwrap();

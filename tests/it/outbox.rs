@@ -4,12 +4,9 @@
 use kori::app::{Daemon, DaemonConfig, StoreLocation};
 use kori::client;
 use kori::clock::Clock;
-use kori::config::Secret;
-use kori::http::{ApiToken, HttpConfig, Scope};
-use kori::outbox::{MessageId, MessageState, OutboxConfig, StateChange};
+use kori::outbox::{MessageId, MessageState, StateChange};
 use kori::sim::{Faults, ReceiptOutcome, ReceiptStyle, Sim, SimConfig};
 use kori::smpp::CarrierConfig;
-use kori::store::StoreOptions;
 use kori_smpp::CommandStatus;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
@@ -34,21 +31,7 @@ async fn start(sim: SimConfig, tweak: impl FnOnce(&mut DaemonConfig)) -> Kori {
     carrier.system_id = "kori".to_owned();
     carrier.window = NonZeroU32::new(100).unwrap();
     carrier.tps = NonZeroU32::new(1_000_000).unwrap();
-    let mut config = DaemonConfig {
-        store: StoreLocation::Temporary,
-        store_options: StoreOptions::default(),
-        http: HttpConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            tokens: vec![ApiToken {
-                name: "admin".to_owned(),
-                secret: Secret::new(TOKEN),
-                scope: Scope::Admin,
-            }],
-            ..HttpConfig::default()
-        },
-        carriers: vec![carrier],
-        outbox: OutboxConfig::default(),
-    };
+    let mut config = DaemonConfig::local(StoreLocation::Temporary, "admin", TOKEN, vec![carrier]);
     tweak(&mut config);
     let daemon = Daemon::start(config, Clock::system()).await.unwrap();
     let changes = daemon.outbox().subscribe();
