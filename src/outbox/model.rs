@@ -360,6 +360,36 @@ impl NewMessage {
     }
 }
 
+/// A queued message with `parts` pending parts and plain values everywhere else, for the
+/// unit tests of the state machine and the store (each sets what it tests).
+#[cfg(test)]
+pub(crate) fn sample_message(id: MessageId, parts: usize) -> Message {
+    Message {
+        id,
+        owner: "admin".into(),
+        to: "+358401234567".into(),
+        from: "Kori".into(),
+        text: "hi".into(),
+        encoding: TextEncoding::Gsm7,
+        carrier: None,
+        routed_to: None,
+        state: MessageState::Queued,
+        parts: vec![Part::pending(); parts],
+        attempts: 0,
+        receipt: true,
+        callback_url: None,
+        reference: None,
+        priority: 0,
+        created_at: 0,
+        send_at: None,
+        valid_until: 1_000_000,
+        due_at: 0,
+        submitted_at: None,
+        done_at: None,
+        error: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -231,32 +231,12 @@ fn settle(message: &Message) -> Option<MessageState> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outbox::model::{MessageId, Part, TextEncoding};
+    use crate::outbox::model::{MessageId, sample_message};
 
     fn message(state: MessageState, parts: usize) -> Message {
         Message {
-            id: MessageId(1),
-            owner: "admin".into(),
-            to: "+358401234567".into(),
-            from: "Kori".into(),
-            text: "hi".into(),
-            encoding: TextEncoding::Gsm7,
-            carrier: None,
-            routed_to: None,
             state,
-            parts: vec![Part::pending(); parts],
-            attempts: 0,
-            receipt: true,
-            callback_url: None,
-            reference: None,
-            priority: 0,
-            created_at: 0,
-            send_at: None,
-            valid_until: 1_000_000,
-            due_at: 0,
-            submitted_at: None,
-            done_at: None,
-            error: None,
+            ..sample_message(MessageId(1), parts)
         }
     }
 

@@ -1,5 +1,6 @@
 use super::*;
-use crate::outbox::{Part, PartState, TextEncoding};
+use crate::outbox::PartState;
+use crate::outbox::model::sample_message;
 use std::path::PathBuf;
 
 /// Entries of tree `id` as readers see them (in the trees or not yet).
@@ -43,28 +44,12 @@ impl Drop for TempPath {
 
 fn message(id: u128, due_at: UnixMillis, parts: usize) -> Message {
     Message {
-        id: MessageId(id),
         owner: "shop-a".into(),
-        to: "+358401234567".into(),
-        from: "Kori".into(),
         text: "hello".into(),
-        encoding: TextEncoding::Gsm7,
-        carrier: None,
-        routed_to: None,
-        state: MessageState::Queued,
-        parts: vec![Part::pending(); parts],
-        attempts: 0,
-        receipt: true,
-        callback_url: None,
-        reference: None,
-        priority: 0,
         created_at: due_at,
-        send_at: None,
         valid_until: due_at + 3_600_000,
         due_at,
-        submitted_at: None,
-        done_at: None,
-        error: None,
+        ..sample_message(MessageId(id), parts)
     }
 }
 
