@@ -678,9 +678,15 @@ impl Conn {
     async fn deliver(&mut self, mut delivery: Delivery) -> Result<(), CodecError> {
         let seq = self.next_seq();
         let cmd = Command::new(seq, Pdu::DeliverSm(std::mem::take(&mut delivery.pdu)));
-        self.writer.feed(&cmd).await?;
+        let fed = self.writer.feed(&cmd).await;
         if let Pdu::DeliverSm(pdu) = cmd.pdu {
             delivery.pdu = pdu;
+        }
+        if let Err(e) = fed {
+            // Not written (the client is gone): kept with the unanswered ones, which the
+            // connection's end hands back to the mailbox.
+            self.awaiting.insert(seq, delivery);
+            return Err(e);
         }
         delivery.attempts += 1;
         match &delivery.receipt {
@@ -722,12 +728,7 @@ impl Conn {
                 return Ok(Flow::Close(End::Dropped));
             }
         }
-        while self.deliveries.peek().is_some_and(|s| s.0.due <= now) {
-            let Some(Reverse(s)) = self.deliveries.pop() else {
-                break;
-            };
-            self.deliver(s.delivery).await?;
-        }
+        self.deliver_due(now).await?;
         self.flush().await?;
         Ok(Flow::Continue)
     }
@@ -735,20 +736,28 @@ impl Conn {
     /// Takes everything in this bind's mailbox: due deliveries are written now, the others
     /// join the timer heap.
     async fn on_mailbox(&mut self) -> Result<Flow, CodecError> {
-        let Some(mailbox) = &self.mailbox else {
+        let Some(mailbox) = self.mailbox.clone() else {
             return Ok(Flow::Continue);
         };
-        let items = mailbox.take_all();
-        let now = Instant::now();
-        for (due, delivery) in items {
-            if due <= now {
-                self.deliver(delivery).await?;
-            } else {
-                self.schedule(due, delivery);
-            }
+        // Into the timer heap first, all of them: if writing fails half-way, the connection's
+        // end hands back what was not written (none is dropped with the failed write).
+        for (due, delivery) in mailbox.take_all() {
+            self.schedule(due, delivery);
         }
+        self.deliver_due(Instant::now()).await?;
         self.flush().await?;
         Ok(Flow::Continue)
+    }
+
+    /// Writes every scheduled delivery due by `now`, earliest first.
+    async fn deliver_due(&mut self, now: Instant) -> Result<(), CodecError> {
+        while self.deliveries.peek().is_some_and(|s| s.0.due <= now) {
+            let Some(Reverse(s)) = self.deliveries.pop() else {
+                break;
+            };
+            self.deliver(s.delivery).await?;
+        }
+        Ok(())
     }
 
     /// Points the sleep at the earliest timer, resetting it only when that changed.

@@ -417,6 +417,50 @@ async fn receipts_owed_on_a_dropped_connection_go_to_the_next_bind() {
     assert_eq!(dlr.tlvs.receipted_message_id(), Some(id.as_bytes()));
 }
 
+/// Regression: a write that failed because the client was gone dropped the delivery being
+/// written and the rest of the mailbox batch it came from. Real time: the simulator must block
+/// writing to clients that do not read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_being_written_when_the_client_resets_go_to_the_next_bind() {
+    // ~2 KiB of deliver_sm per MO (ten parts), 12 MiB in all: the first stalled client holds
+    // at most its share of buffers (the simulator's send buffer is at most 4 MiB here), so the
+    // second takes a batch of more than 6 MiB from the mailbox and blocks in the middle of it.
+    const MOS: usize = 6_000;
+    const PARTS: usize = 10;
+    let sim = start(config()).await;
+    let first = stalled_receiver(&sim).await;
+    let text = "Reply STOP to opt out. ".repeat(66); // 1,518 GSM characters: ten parts
+    for _ in 0..MOS {
+        sim.inject_mo("358401234567", "12345", &text).await.unwrap();
+    }
+    let second = stalled_receiver(&sim).await;
+    for client in [second, first] {
+        let stream = client.io.into_inner();
+        stream.set_zero_linger().unwrap();
+        drop(stream);
+    }
+
+    let mut next = Client::bound(&sim, BindKind::Receiver).await;
+    for _ in 0..MOS * PARTS {
+        let cmd = next.command().await;
+        assert!(matches!(cmd.pdu, Pdu::DeliverSm(_)), "{cmd:?}");
+    }
+}
+
+/// A receiver bind with a tiny receive buffer that reads nothing after its first deliver_sm.
+async fn stalled_receiver(sim: &Sim) -> Client {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(sim.addr()).await.unwrap();
+    let mut client = Client {
+        io: Framed::new(stream, SmppCodec::default()),
+        seq: 0,
+    };
+    let resp = client.bind(BindKind::Receiver, "kori", "secret").await;
+    assert_eq!(resp.status, CommandStatus::Ok);
+    client
+}
+
 #[tokio::test(start_paused = true)]
 async fn throttle_every_third_submit() {
     let sim = start(SimConfig {
