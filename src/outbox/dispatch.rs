@@ -34,6 +34,9 @@ const DUE_BATCH: usize = 1_024;
 const RESCAN_EVERY: Duration = Duration::from_secs(1);
 /// Messages in the hands of carriers at once (each holds one task until its outcome).
 const IN_FLIGHT: usize = 16_384;
+/// Most events (receipts) taken from the sessions at once; their receipts are recorded in one
+/// store write.
+const RECEIPT_BATCH: usize = 1_024;
 /// How long a receipt that matches no submit yet is kept for its submit to be recorded.
 const PARK_FOR: Duration = Duration::from_secs(120);
 /// Most receipts parked at once; beyond that the SMSC is asked to deliver again later.
@@ -645,32 +648,48 @@ async fn receipt_loop(
     mut events: mpsc::Receiver<smpp::Event>,
     cancel: CancellationToken,
 ) {
+    let mut batch = Vec::with_capacity(RECEIPT_BATCH);
     loop {
-        let event = tokio::select! {
+        let taken = tokio::select! {
             biased;
             () = cancel.cancelled() => return,
-            event = events.recv() => match event {
-                Some(event) => event,
-                None => return,
-            },
+            taken = events.recv_many(&mut batch, RECEIPT_BATCH) => taken,
         };
-        match event {
-            smpp::Event::Receipt {
-                carrier,
-                receipt,
-                ack,
-            } => on_receipt(&shared, &carrier, receipt, ack).await,
-            smpp::Event::Mo(mo) => {
-                debug!(carrier = %mo.carrier, parts = mo.parts, "MO message (handled by the recovery engine)")
-            }
-            smpp::Event::BindUp { .. }
-            | smpp::Event::BindDown { .. }
-            | smpp::Event::BindFailed { .. } => {
-                // A bind came back: queued messages may go now.
-                shared.wake.notify_one();
+        if taken == 0 {
+            return;
+        }
+        let mut receipts = Vec::with_capacity(batch.len());
+        for event in batch.drain(..) {
+            match event {
+                smpp::Event::Receipt {
+                    carrier,
+                    receipt,
+                    ack,
+                } => receipts.push(ArrivedReceipt {
+                    carrier,
+                    receipt,
+                    ack,
+                }),
+                smpp::Event::Mo(mo) => {
+                    debug!(carrier = %mo.carrier, parts = mo.parts, "MO message (handled by the recovery engine)")
+                }
+                smpp::Event::BindUp { .. }
+                | smpp::Event::BindDown { .. }
+                | smpp::Event::BindFailed { .. } => {
+                    // A bind came back: queued messages may go now.
+                    shared.wake.notify_one();
+                }
             }
         }
+        on_receipts(&shared, receipts).await;
     }
+}
+
+/// A receipt from a carrier's session, with the answer its `deliver_sm` waits for.
+struct ArrivedReceipt {
+    carrier: Arc<str>,
+    receipt: Box<Receipt>,
+    ack: ReceiptAck,
 }
 
 /// What a receipt's state means for its segment (`None`: an intermediate report).
@@ -686,41 +705,89 @@ fn part_state(state: ReceiptState) -> Option<PartState> {
     }
 }
 
-/// Records a receipt, then answers the SMSC (`ack`): only a receipt on disk is acknowledged,
-/// so one that a crash catches in memory is delivered again.
-async fn on_receipt(shared: &Shared, carrier: &str, receipt: Box<Receipt>, ack: ReceiptAck) {
-    let Some(state) = part_state(receipt.state) else {
-        debug!(%carrier, state = %receipt.state, "intermediate receipt");
-        ack.recorded();
-        return;
-    };
-    for key in dlr::receipt_keys(&receipt) {
-        let key = key.to_string();
-        match shared.store.find_by_carrier_key(carrier, &key) {
+/// Records receipts, all in one store write, then answers the SMSC for each (`ack`): only a
+/// receipt on disk is acknowledged, so one that a crash catches in memory is delivered again.
+async fn on_receipts(shared: &Shared, receipts: Vec<ArrivedReceipt>) {
+    let mut events = Vec::with_capacity(receipts.len());
+    let mut acks = Vec::with_capacity(receipts.len());
+    for arrived in receipts {
+        let ArrivedReceipt {
+            carrier,
+            receipt,
+            ack,
+        } = arrived;
+        let Some(state) = part_state(receipt.state) else {
+            debug!(%carrier, state = %receipt.state, "intermediate receipt");
+            ack.recorded();
+            continue;
+        };
+        match find_receipt_part(shared, &carrier, &receipt) {
             Ok(Some((id, part))) => {
                 let error_code = receipt_error(&receipt);
-                let event = Event::Receipt {
-                    part,
-                    state,
-                    error_code,
-                };
-                if record(shared, id, event).await {
-                    ack.recorded();
-                } else {
-                    ack.retry_later();
-                }
-                return;
+                events.push((
+                    id,
+                    Event::Receipt {
+                        part,
+                        state,
+                        error_code,
+                    },
+                ));
+                acks.push(ack);
             }
-            Ok(None) => {}
+            Ok(None) => park(shared, &carrier, receipt, ack),
             Err(e) => {
                 warn!(%carrier, error = %e, "cannot look the receipt up; the SMSC will deliver it again");
                 ack.retry_later();
-                return;
             }
         }
     }
-    // Its submit may not be recorded yet (the SMSC was quicker than our write): park it, and
-    // answer once it is recorded (`unpark`) or after PARK_ANSWER_AFTER (`answer_parked`).
+    if events.is_empty() {
+        return;
+    }
+    let count = events.len();
+    match shared.transition_many(events, shared.clock.now()).await {
+        Ok(results) => {
+            for result in results {
+                match result {
+                    Transition::Applied { .. } => {}
+                    Transition::Illegal(e) => debug!(error = %e, "receipt does not apply"),
+                    Transition::NotFound => warn!("receipt for a message no longer stored"),
+                }
+            }
+            for ack in acks {
+                ack.recorded();
+            }
+        }
+        Err(e) => {
+            warn!(receipts = count, error = %e, "cannot record receipts; the SMSC will deliver them again");
+            for ack in acks {
+                ack.retry_later();
+            }
+        }
+    }
+}
+
+/// The message and segment a receipt reports on, by any of the keys its id may be stored under.
+fn find_receipt_part(
+    shared: &Shared,
+    carrier: &str,
+    receipt: &Receipt,
+) -> Result<Option<(MessageId, usize)>, StoreError> {
+    for key in dlr::receipt_keys(receipt) {
+        if let Some(found) = shared
+            .store
+            .find_by_carrier_key(carrier, &key.to_string())?
+        {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+/// A receipt whose submit is not recorded yet (the SMSC was quicker than our write): kept, and
+/// answered once its submit is recorded (`unpark`) or after PARK_ANSWER_AFTER
+/// (`answer_parked`).
+fn park(shared: &Shared, carrier: &str, receipt: Box<Receipt>, ack: ReceiptAck) {
     let now = shared.clock.now();
     let Ok(mut parked) = shared.parked.lock() else {
         ack.retry_later();
@@ -766,20 +833,24 @@ fn receipt_error(receipt: &Receipt) -> Option<String> {
 
 /// A submit was recorded: receipts parked for its keys can be applied now.
 async fn unpark(shared: &Shared, carrier: &str, keys: &[String]) {
-    let waiting: Vec<(Box<Receipt>, ReceiptAck)> = match shared.parked.lock() {
+    let waiting: Vec<ArrivedReceipt> = match shared.parked.lock() {
         Ok(mut parked) if !parked.receipts.is_empty() => keys
             .iter()
             .filter_map(|k| {
                 parked
                     .receipts
                     .remove(&(carrier.to_owned(), k.clone()))
-                    .map(|(r, _, ack)| (r, ack))
+                    .map(|(receipt, _, ack)| ArrivedReceipt {
+                        carrier: Arc::from(carrier),
+                        receipt,
+                        ack,
+                    })
             })
             .collect(),
         _ => return,
     };
-    for (receipt, ack) in waiting {
-        on_receipt(shared, carrier, receipt, ack).await;
+    if !waiting.is_empty() {
+        on_receipts(shared, waiting).await;
     }
 }
 
