@@ -20,9 +20,11 @@ pub(crate) mod tree {
     pub(crate) const CALLBACKS: &str = "callbacks";
     pub(crate) const COUNTERS: &str = "counters";
     pub(crate) const META: &str = "meta";
+    /// The journal tree of schema version 2 (now files, see `journal`); also the name errors
+    /// about the journal give.
     pub(crate) const JOURNAL: &str = "journal";
     /// Every tree, in the order `backup` copies them.
-    pub(crate) const ALL: [&str; 10] = [
+    pub(crate) const ALL: [&str; 9] = [
         MESSAGES,
         DUE,
         RECEIPT_WAIT,
@@ -32,7 +34,6 @@ pub(crate) mod tree {
         CALLBACKS,
         COUNTERS,
         META,
-        JOURNAL,
     ];
 }
 

@@ -1,18 +1,19 @@
-//! Owns the sled database: key layout, indexes, the writer. Nothing outside imports sled or
-//! builds keys. Called by outbox (and later recovery); opened and closed by app.
+//! Owns the sled database and the journal beside it: key layout, indexes, the writer. Nothing
+//! outside imports sled or builds keys. Called by outbox (and later recovery); opened and
+//! closed by app.
 //!
 //! # Writes: one writer, group commit, a journal
 //!
 //! Every write (`accept`, `transition_many`, callbacks, purges, backups) goes down a bounded
 //! channel to one writer task, which applies everything waiting in one `spawn_blocking` call
 //! (a request that fails leaves nothing behind: `tx.rs`), appends the group's writes to the
-//! `journal` tree in one atomic batch of a few large records, then flushes once and answers.
-//! An `async` write returns only after the flush covering it: thousands of accepts share one
-//! fsync (`flushes()` counts them).
+//! journal (`<store>/journal/`, segment files beside sled's own) as one checksummed record,
+//! then syncs it once (`fdatasync`) and answers. An `async` write returns only after the sync
+//! covering it: thousands of accepts share one (`flushes()` counts them).
 //!
 //! The group's writes stay in memory (the *active* layer, `overlay.rs`) until they are
-//! *materialized* (`journal.rs`): written into their trees on another blocking thread, flushed,
-//! and only then their journal records removed. A message accepted, handed over and submitted
+//! *materialized* (`journal.rs`): written into their trees on another blocking thread, flushed
+//! by sled, and only then their journal segments deleted. A message accepted, handed over and submitted
 //! between two materializations is written to its tree once instead of three times, and index
 //! entries that come and go meanwhile (`due`) never reach a tree. Writes about to change again
 //! when a materialization starts (a message still queued or being submitted, its due entry)
@@ -26,7 +27,7 @@
 //! are cheap and run on the caller's thread; the scans (`in_state`, `callbacks_due`) are for
 //! startup and background loops.
 //!
-//! # Key layout (schema version 2)
+//! # Key layout (schema version 3)
 //!
 //! Integers are big-endian, so byte order is numeric order. A time is an `i64` of Unix
 //! milliseconds with its sign bit flipped, then big-endian (`T` below, 8 octets), so scans come
@@ -45,7 +46,10 @@
 //! | `callbacks` | `ID`, seq (u64) | `CallbackRecord`; pending only, removed when done |
 //! | `counters` | `state/<state>`, `open` | u64: messages per state; open messages (the backlog) |
 //! | `meta` | `schema_version` | u32 |
-//! | `journal` | record number (u64) | committed writes not yet in their trees (`journal.rs`) |
+//!
+//! Committed writes not yet in their trees are in the journal's segment files
+//! (`<store>/journal/<number>.journal`, format in `journal.rs`); version 2 kept them in a
+//! `journal` tree, which the migration to version 3 applies and drops.
 //!
 //! A message is *open* while its state is not terminal and it is not done: a `submitted`
 //! message that asked for no receipt is done at submit, so it leaves the backlog and holds no
@@ -182,7 +186,7 @@ impl Store {
     /// [`Store::open_temporary`] with `options`.
     pub fn open_temporary_configured(options: StoreOptions) -> Result<Store, StoreError> {
         let config = sled::Config::new().temporary(true);
-        let path = config.path.clone();
+        let path = config.get_path();
         Self::open_with(config, &path, schema::MIGRATIONS, options)
     }
 
@@ -219,7 +223,7 @@ impl Store {
                 return Err(damaged(e.to_string()));
             }
             Ok(Err(sled::Error::ReportableBug(detail))) => return Err(damaged(detail)),
-            Ok(Err(sled::Error::Io(e))) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            Ok(Err(sled::Error::Io(e))) if lock_held(&e) => {
                 return Err(StoreError::Locked {
                     path: path.to_owned(),
                 });
@@ -235,7 +239,9 @@ impl Store {
             }
         };
         schema::check(&db, &trees.meta, migrations)?;
-        let next_record = journal::replay(&db, &trees)?;
+        let journal_dir = journal::dir(path);
+        let next_segment = journal::replay(&db, &trees, &journal_dir)?;
+        let journal = journal::Journal::create(&journal_dir, next_segment)?;
         let messages_up_to = match trees.messages.last()? {
             Some((k, _)) => layout::id_from(tree::MESSAGES, &k)?,
             None => MessageId(0),
@@ -251,7 +257,8 @@ impl Store {
             backlog: AtomicU64::new(backlog),
             flushes: AtomicU64::new(0),
             layers: Default::default(),
-            next_record: AtomicU64::new(next_record),
+            journal: Mutex::new(journal),
+            journal_dir,
             materializing: Mutex::new(()),
             due_hint: Mutex::new(None),
             messages_up_to: Mutex::new(messages_up_to),
@@ -597,6 +604,13 @@ impl Store {
     }
 }
 
+/// Whether opening failed because another handle holds the database's file lock. sled reports
+/// it as `WouldBlock`, or (when it fails to lock `db`) as an `Other` error whose message
+/// carries the `WouldBlock`.
+fn lock_held(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock")
+}
+
 /// Opens the database, waiting up to [`Store::LOCK_WAIT`] for its lock: sled releases it from a
 /// background thread after the last handle is dropped, so a store closed and reopened in one
 /// process can briefly find it held. Another process holding it is reported after the wait.
@@ -604,10 +618,7 @@ fn open_waiting_for_lock(config: &sled::Config) -> Result<sled::Db, sled::Error>
     let deadline = std::time::Instant::now() + Store::LOCK_WAIT;
     loop {
         match config.open() {
-            Err(sled::Error::Io(e))
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    && std::time::Instant::now() < deadline =>
-            {
+            Err(sled::Error::Io(e)) if lock_held(&e) && std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
             other => return other,

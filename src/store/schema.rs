@@ -4,7 +4,7 @@ use super::StoreError;
 use super::layout::SCHEMA_VERSION_KEY;
 
 /// The layout this build writes (the module docs of `store` describe it).
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// One step: rewrites a store of version `i` into version `i + 1`, where `i` is the step's
 /// index in the table. Runs at open, before anything else reads the store.
@@ -15,8 +15,10 @@ pub(crate) type Migration = fn(&sled::Db) -> Result<(), StoreError>;
 /// so its step changes nothing (the counters are rebuilt at open when missing). Version 2 adds
 /// the `journal` tree, which open creates (empty for a version 1 store); the version is raised
 /// so that a build that does not replay the journal refuses the store instead of missing
-/// writes that are only there.
-pub(crate) const MIGRATIONS: &[Migration] = &[from_unversioned, add_journal];
+/// writes that are only there. Version 3 moves the journal into segment files
+/// (`<store>/journal/`): the step applies what the version 2 tree still holds and drops it,
+/// and the raised version keeps a version 2 build from missing writes only in those files.
+pub(crate) const MIGRATIONS: &[Migration] = &[from_unversioned, add_journal, journal_to_files];
 
 const _: () = assert!(MIGRATIONS.len() == SCHEMA_VERSION as usize);
 
@@ -26,6 +28,10 @@ fn from_unversioned(_: &sled::Db) -> Result<(), StoreError> {
 
 fn add_journal(_: &sled::Db) -> Result<(), StoreError> {
     Ok(())
+}
+
+fn journal_to_files(db: &sled::Db) -> Result<(), StoreError> {
+    super::journal::replay_tree(db)
 }
 
 /// Brings the store to `SCHEMA_VERSION`, or refuses one that is newer. A new (empty) store gets

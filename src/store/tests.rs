@@ -261,7 +261,7 @@ async fn whole_life_keeps_indexes_in_step() {
     assert!(store.shared.trees.carrier_keys.is_empty());
     assert!(store.shared.trees.receipt_wait.is_empty());
     assert!(store.shared.trees.due.is_empty());
-    assert!(store.shared.trees.journal.is_empty());
+    assert!(journal::is_empty(&store.shared.journal_dir));
     assert_eq!(store.get(id).unwrap(), Some(m));
 }
 
@@ -787,12 +787,12 @@ async fn writes_reach_the_trees_once_and_reads_see_them_throughout() {
     store.accept(vec![message(1, 100, 1)], None).await.unwrap();
     // Durable in the journal, not yet in the trees; readers see it all the same.
     assert!(store.shared.trees.messages.is_empty());
-    assert!(!store.shared.trees.journal.is_empty());
+    assert!(!journal::is_empty(&store.shared.journal_dir));
     assert_eq!(store.due(100, 10).unwrap(), vec![id]);
     store.materialize_now();
     assert_eq!(store.shared.trees.messages.len(), 1);
     assert_eq!(store.shared.trees.due.len(), 1);
-    assert!(store.shared.trees.journal.is_empty());
+    assert!(journal::is_empty(&store.shared.journal_dir));
     // Dispatched and submitted between materializations: the due entry comes and goes in
     // memory; the trees get the last state.
     store.transition(id, dispatched(), 100).await.unwrap();
@@ -838,7 +838,10 @@ async fn a_crash_before_materialization_loses_nothing() {
     drop(store);
     writer.await.unwrap();
     let store = Store::open(&dir.0).unwrap();
-    assert!(store.shared.trees.journal.is_empty(), "replayed at open");
+    assert!(
+        journal::is_empty(&store.shared.journal_dir),
+        "replayed at open"
+    );
     assert_eq!(store.shared.trees.messages.len(), 3);
     let state = |i| store.get(MessageId(i)).unwrap().map(|m| m.state);
     assert_eq!(state(1), Some(MessageState::Queued));
@@ -944,7 +947,7 @@ async fn a_message_still_queued_is_kept_over_one_materialization() {
             .is_some()
     );
     assert!(store.shared.trees.due.is_empty());
-    assert!(!store.shared.trees.journal.is_empty());
+    assert!(!journal::is_empty(&store.shared.journal_dir));
     assert_eq!(store.due(i64::MAX, 10).unwrap(), vec![queued]);
     // Handed over meanwhile: its due entry never reaches a tree.
     store.transition(queued, dispatched(), 2).await.unwrap();
@@ -975,7 +978,7 @@ async fn a_kept_write_goes_to_its_tree_at_the_second_materialization() {
     store.materialize_once();
     assert_eq!(store.shared.trees.messages.len(), 1);
     assert_eq!(store.shared.trees.due.len(), 1);
-    assert!(store.shared.trees.journal.is_empty());
+    assert!(journal::is_empty(&store.shared.journal_dir));
 }
 
 #[tokio::test]
@@ -1033,4 +1036,20 @@ async fn the_group_commit_window_gathers_later_requests_into_one_flush() {
     assert_eq!(store.flushes(), flushes + 1, "both in one flush");
     assert!(started.elapsed() >= window, "held until the window closed");
     assert_eq!(store.backlog(), 3);
+}
+
+/// Regression: sled reports a held lock on `db` as an `Other` error carrying the
+/// `WouldBlock`, which the lock wait did not recognise, so a store reopened right after a
+/// close failed at once instead of waiting.
+#[test]
+fn a_held_lock_is_recognised_in_either_form() {
+    use std::io::{Error, ErrorKind};
+    assert!(lock_held(&Error::from(ErrorKind::WouldBlock)));
+    let wrapped = Error::other(format!(
+        "could not acquire lock on {:?}: {:?}",
+        "/var/lib/kori/store/db",
+        Error::from(ErrorKind::WouldBlock)
+    ));
+    assert!(lock_held(&wrapped));
+    assert!(!lock_held(&Error::from(ErrorKind::PermissionDenied)));
 }

@@ -125,7 +125,6 @@ pub(crate) struct Trees {
     pub(crate) callbacks: sled::Tree,
     pub(crate) counters: sled::Tree,
     pub(crate) meta: sled::Tree,
-    pub(crate) journal: sled::Tree,
 }
 
 impl Trees {
@@ -140,7 +139,6 @@ impl Trees {
             callbacks: db.open_tree(tree::CALLBACKS)?,
             counters: db.open_tree(tree::COUNTERS)?,
             meta: db.open_tree(tree::META)?,
-            journal: db.open_tree(tree::JOURNAL)?,
         })
     }
 
@@ -148,7 +146,6 @@ impl Trees {
     pub(crate) fn by_name(&self, name: &str) -> Option<&sled::Tree> {
         match name {
             tree::META => Some(&self.meta),
-            tree::JOURNAL => Some(&self.journal),
             _ => TreeId::ALL
                 .into_iter()
                 .find(|id| id.name() == name)

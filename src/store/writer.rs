@@ -1,9 +1,9 @@
-//! The writer: one task that owns every write, so that many requests share one flush.
+//! The writer: one task that owns every write, so that many requests share one journal sync.
 //!
 //! Requests come down a bounded channel, each with a oneshot for its answer. The task takes
 //! everything waiting (up to `MAX_BATCH`), and in ONE `spawn_blocking` call applies each
 //! request against the store as it stands (see `tx`), keeping a failed request's writes out,
-//! appends the group's writes to the journal, flushes once, and only then answers and makes
+//! appends the group's writes to the journal, syncs it once, and only then answers and makes
 //! the writes visible to readers: nobody hears "done" before their write is on disk
 //! (design.md: 202 only after the flush), and the dispatcher never sends what is not. With a
 //! group-commit window (`[store] flush_every`) the task flushes at most once per window and
@@ -14,10 +14,11 @@
 //! new groups go on (see `journal`), and dropped. The active layer is bounded: past
 //! [`ACTIVE_CAP`] writes the writer waits for the materialization under way.
 
+use super::journal::{self, Journal};
 use super::layout::{self, tree};
 use super::overlay::{self, Layer, TreeId};
 use super::tx::{Trees, Tx, TxResult};
-use super::{IdempotencyRecord, StoreError, Transition, journal};
+use super::{IdempotencyRecord, StoreError, Transition};
 use crate::outbox::{Event, Message, MessageId, UnixMillis};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -89,7 +90,7 @@ pub(crate) const ACTIVE_CAP: usize = 4 * MATERIALIZE_AT;
 pub(crate) struct Layers {
     /// Every committed write since the last freeze.
     pub(crate) active: Layer,
-    /// Writes being materialized, with the journal records below the number that hold them.
+    /// Writes being materialized, with the number of the first journal segment not theirs.
     pub(crate) frozen: Option<(Arc<Layer>, u64)>,
 }
 
@@ -113,8 +114,10 @@ pub(crate) struct Shared {
     /// Flushes done by the writer.
     pub(crate) flushes: AtomicU64,
     pub(crate) layers: RwLock<Layers>,
-    /// Number of the next journal record (only the writer appends).
-    pub(crate) next_record: AtomicU64,
+    /// The journal segment being appended to (only the writer appends).
+    pub(crate) journal: Mutex<Journal>,
+    /// Where the journal's segments are.
+    pub(crate) journal_dir: PathBuf,
     /// Held while the frozen layer is being materialized, and by whatever must not overlap one
     /// (backup, close).
     pub(crate) materializing: Mutex<()>,
@@ -137,13 +140,13 @@ impl Shared {
     }
 
     /// Moves the active layer to `frozen` unless a materialization is pending or nothing is
-    /// active. Only the writer calls it, between groups, so the layer and the journal records
-    /// below `next_record` hold the same writes.
+    /// active. Only the writer calls it, between groups, so the layer and the journal
+    /// segments before the one it starts hold the same writes.
     ///
     /// Writes that are about to change again (a message still queued or being submitted, its
-    /// due entry: `Layer::carry`) stay active instead, once: they are appended to the journal
-    /// again first, as the newest records, so that the frozen layer's records can go once it
-    /// is materialized. A message accepted just before a freeze so reaches its tree once, in
+    /// due entry: `Layer::carry`) stay active instead, once: they are appended to the new
+    /// segment and synced first, so that the frozen layer's segments can go once it is
+    /// materialized. A message accepted just before a freeze so reaches its tree once, in
     /// its settled state, and its due entry never does.
     pub(crate) fn freeze(&self) -> Result<bool, StoreError> {
         let carry = {
@@ -153,16 +156,24 @@ impl Shared {
             }
             layers.active.carry()
         };
-        let upto = self.next_record.load(Ordering::Relaxed);
-        if !carry.is_empty() {
-            let next = journal::append(&self.trees.journal, &carry, upto)?;
-            self.next_record.store(next, Ordering::Relaxed);
-        }
+        let upto = {
+            let mut journal = self.journal();
+            let upto = journal.rotate()?;
+            if !carry.is_empty() {
+                journal.append(&carry)?;
+                journal.sync()?;
+            }
+            upto
+        };
         let mut layers = self.layers.write().unwrap_or_else(PoisonError::into_inner);
         let mut frozen = std::mem::replace(&mut layers.active, carry);
         frozen.forget(&layers.active);
         layers.frozen = Some((Arc::new(frozen), upto));
         Ok(true)
+    }
+
+    pub(crate) fn journal(&self) -> MutexGuard<'_, Journal> {
+        self.journal.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn messages_up_to(&self) -> MessageId {
@@ -189,7 +200,7 @@ impl Shared {
                     .unwrap_or_else(PoisonError::into_inner);
                 *up_to = (*up_to).max(greatest);
             }
-            journal::materialize(&self.db, &self.trees, &layer, upto)?;
+            journal::materialize(&self.db, &self.trees, &layer, &self.journal_dir, upto)?;
             self.layers
                 .write()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -499,12 +510,9 @@ fn stage<T>(
     result
 }
 
-/// Appends `group` to the journal (durable at the next flush).
+/// Appends `group` to the journal (durable at the next sync).
 fn append_group(shared: &Shared, group: &Layer) -> Result<(), StoreError> {
-    let next = shared.next_record.load(Ordering::Relaxed);
-    let next = journal::append(&shared.trees.journal, group, next)?;
-    shared.next_record.store(next, Ordering::Relaxed);
-    Ok(())
+    shared.journal().append(group)
 }
 
 /// Makes an appended `group` visible to readers (and to the dispatcher's due hint).
@@ -638,10 +646,10 @@ fn commit(shared: &Shared, batch: Vec<Request>) -> Continue {
         }
     }
     let started = std::time::Instant::now();
-    let flushed = match lost {
+    let flushed: Result<(), String> = match lost {
         Some(e) => Err(e),
-        None => shared.db.flush().map(drop).map_err(|e| {
-            tracing::error!(error = %e, "store flush failed");
+        None => shared.journal().sync().map_err(|e| {
+            tracing::error!(error = %e, "store journal sync failed");
             e.to_string()
         }),
     };
@@ -683,7 +691,19 @@ fn commit(shared: &Shared, batch: Vec<Request>) -> Continue {
 /// when opened.
 fn backup(shared: &Shared, to: &std::path::Path) -> Result<(), StoreError> {
     let _no_materialization = shared.materialize_lock();
-    backup_trees(&shared.trees, to)
+    backup_trees(&shared.trees, to)?;
+    let copied = journal::copy(&shared.journal_dir, &journal::dir(to));
+    if copied.is_err() {
+        remove_failed_backup(to);
+    }
+    copied
+}
+
+/// Leaves no half copy that could later be mistaken for a backup.
+fn remove_failed_backup(to: &std::path::Path) {
+    if let Err(e) = std::fs::remove_dir_all(to) {
+        tracing::warn!(path = %to.display(), error = %e, "could not remove a failed backup");
+    }
 }
 
 /// Copies every tree into a new sled database at `to`.
@@ -698,10 +718,7 @@ fn backup_trees(trees: &Trees, to: &std::path::Path) -> Result<(), StoreError> {
         .open()
         .and_then(|copy| copy_trees(trees, &copy));
     if copied.is_err() {
-        // Leave no half copy that could later be mistaken for a backup.
-        if let Err(e) = std::fs::remove_dir_all(to) {
-            tracing::warn!(path = %to.display(), error = %e, "could not remove a failed backup");
-        }
+        remove_failed_backup(to);
     }
     Ok(copied?)
 }
