@@ -107,6 +107,7 @@ impl DaemonConfig {
                 .map(|c| (c.name().to_owned(), c.receipt_timeout))
                 .collect(),
             callback_secret: config.http.callback_secret.clone().unwrap_or_default(),
+            callback_cas: config.http.callback_cas.clone(),
             ..OutboxConfig::default()
         };
         Self {

@@ -1,18 +1,23 @@
 //! A small HTTP/1.1 client for Kori's own needs: the CLI asking the running daemon, the demo
 //! posting through the real intake, and the outbox POSTing delivery callbacks.
 //!
-//! Owns nothing but the request plumbing; plain `http://` only (an `https://` URL is a
-//! [`ClientError::Url`], which retrying cannot fix). Must not touch: anything of the daemon's
-//! (it imports nothing from the crate), so the outbox may use it without depending on the API.
-//! Used by `app`, the demo and `outbox::callbacks`.
+//! Owns nothing but the request plumbing: `http://` and `https://` (rustls, verifying the
+//! server against the system's trusted roots, see [`TrustedCas`] for more). Must not touch:
+//! anything of the daemon's (it imports nothing from the crate), so the outbox may use it
+//! without depending on the API. Used by `app`, the config, the demo and `outbox::callbacks`.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::Request;
 use hyper::header::{HeaderName, HeaderValue};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Most of an answer's body [`HttpClient::post`] keeps: its callers need the status, at most a
@@ -28,7 +33,7 @@ const POOL_IDLE: Duration = Duration::from_secs(30);
 /// Why a request failed before an answer came.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The URL (or a header) cannot be sent: not a valid `http://` URL.
+    /// The URL (or a header) cannot be sent: not a valid `http://` or `https://` URL.
     #[error("bad URL: {0}")]
     Url(String),
     /// Connecting or talking to the server failed.
@@ -48,10 +53,85 @@ pub struct Answer {
     pub body: Bytes,
 }
 
+/// Certificate authorities trusted for `https://` in addition to the system's roots (an
+/// operator's own CA for internal callback receivers: `[http] callback_ca_file`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedCas(Arc<Vec<CertificateDer<'static>>>);
+
+impl TrustedCas {
+    /// Every certificate of the PEM file at `path`; an error (for a config message) when it
+    /// cannot be read, holds something that is not a certificate, or holds none.
+    pub fn from_pem_file(path: &Path) -> Result<Self, String> {
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| e.to_string())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        if certs.is_empty() {
+            return Err("no PEM certificate in the file".into());
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in &certs {
+            roots
+                .add(cert.clone())
+                .map_err(|e| format!("not a usable CA certificate: {e}"))?;
+        }
+        Ok(Self(Arc::new(certs)))
+    }
+
+    /// How many certificates.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The system's trusted roots (the OS store; `SSL_CERT_FILE` / `SSL_CERT_DIR` are honoured),
+/// read once per process.
+fn system_roots() -> &'static [CertificateDer<'static>] {
+    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let found = rustls_native_certs::load_native_certs();
+        for e in &found.errors {
+            tracing::warn!(error = %e, "reading the system's trusted certificates");
+        }
+        if found.certs.is_empty() {
+            tracing::warn!("no trusted root certificates on this system: https:// callbacks will fail verification (install ca-certificates or set [http] callback_ca_file)");
+        }
+        found.certs
+    })
+}
+
+/// The rustls configuration: the system's roots and `extra`, TLS 1.2 and 1.3.
+fn tls_config(extra: &TrustedCas) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    let (_, ignored) = roots.add_parsable_certificates(system_roots().iter().cloned());
+    if ignored > 0 {
+        tracing::debug!(ignored, "system certificates rustls cannot use");
+    }
+    for cert in extra.0.iter() {
+        // Checked when the file was read.
+        let _ = roots.add(cert.clone());
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    match rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+    {
+        Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),
+        // ring's provider supports the default versions; this arm is not reached.
+        Err(_) => rustls::ClientConfig::builder()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth(),
+    }
+}
+
 /// A client that keeps idle connections for reuse. Cheap to clone; clones share the pool.
 #[derive(Clone)]
 pub struct HttpClient {
-    inner: Client<HttpConnector, Full<Bytes>>,
+    inner: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -67,13 +147,27 @@ impl Default for HttpClient {
 }
 
 impl HttpClient {
-    /// A client with an empty pool. Must be used inside a tokio runtime.
+    /// A client with an empty pool that trusts the system's roots. Must be used inside a
+    /// tokio runtime.
     pub fn new() -> Self {
+        Self::trusting(&TrustedCas::default())
+    }
+
+    /// A client that trusts `extra` besides the system's roots.
+    pub fn trusting(extra: &TrustedCas) -> Self {
+        let mut http = HttpConnector::new();
+        // The connector below decides the scheme.
+        http.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config(extra))
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
         Self {
             inner: Client::builder(TokioExecutor::new())
                 .pool_timer(TokioTimer::new())
                 .pool_idle_timeout(POOL_IDLE)
-                .build_http(),
+                .build(connector),
         }
     }
 
@@ -100,9 +194,9 @@ impl HttpClient {
         max_answer: usize,
     ) -> Result<Answer, ClientError> {
         let uri: hyper::Uri = url.parse().map_err(|e| ClientError::Url(format!("{e}")))?;
-        if uri.scheme_str() != Some("http") {
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
             return Err(ClientError::Url(format!(
-                "{url}: only http:// URLs are supported"
+                "{url}: only http:// and https:// URLs are supported"
             )));
         }
         let mut request = Request::builder()

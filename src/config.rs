@@ -151,6 +151,8 @@ pub struct RawHttp {
     pub request_timeout: Option<String>,
     /// File holding the key that signs delivery callbacks.
     pub callback_secret_file: Option<String>,
+    /// PEM file of CAs trusted for `https://` callback URLs besides the system's roots.
+    pub callback_ca_file: Option<String>,
 }
 
 /// `[metrics]`.
@@ -634,6 +636,8 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// The key that signs delivery callbacks (`Kori-Signature`); without it they go unsigned.
     pub callback_secret: Option<Secret>,
+    /// CAs trusted for `https://` callback URLs besides the system's roots.
+    pub callback_cas: crate::client::TrustedCas,
 }
 
 /// `[metrics]`.
@@ -1240,6 +1244,23 @@ impl Checker<'_> {
                 .callback_secret_file
                 .as_deref()
                 .map(|file| self.secret("http.callback_secret_file", file)),
+            callback_cas: match raw.callback_ca_file.as_deref() {
+                // Read with the secrets: a check without them may run where the files are not.
+                None => crate::client::TrustedCas::default(),
+                Some(_) if self.secrets == SecretLoading::Skip => {
+                    crate::client::TrustedCas::default()
+                }
+                Some(file) => {
+                    let path = self.path(file);
+                    crate::client::TrustedCas::from_pem_file(&path).unwrap_or_else(|e| {
+                        self.problem(
+                            "http.callback_ca_file",
+                            format!("`{}`: {e}", path.display()),
+                        );
+                        crate::client::TrustedCas::default()
+                    })
+                }
+            },
         }
     }
 

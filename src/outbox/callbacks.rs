@@ -26,8 +26,10 @@
 //! jitter, until 24 h after the change; the last try is made at that deadline. Then the
 //! callback is given up: logged at warn and removed, so that the message's later callbacks
 //! (its final state, most often) still go out; holding them all back for a receiver that has
-//! been failing for a day would only make them later. A URL that cannot be sent at all
-//! (`https://` before Kori has a TLS client) is given up at once. Delivery is at least once:
+//! been failing for a day would only make them later. A URL that cannot be sent at all (not
+//! `http://` or `https://`; intake refuses those) is given up at once. `https://` receivers
+//! are verified against the system's trusted roots and `[http] callback_ca_file`; a failed
+//! verification is retried like a refused connection. Delivery is at least once:
 //! a callback answered 2xx just before Kori stops, or whose removal the store could not
 //! write, is sent again; receivers deduplicate on (`id`, `state`, `at`).
 //!
@@ -40,7 +42,7 @@
 //! woken by the dispatcher when it records a change of a message with a `callback_url`.
 
 use super::model::{Message, MessageError, MessageId, MessageState, PartView, UnixMillis};
-use crate::client::{ClientError, HttpClient};
+use crate::client::{ClientError, HttpClient, TrustedCas};
 use crate::clock::{Clock, rfc3339};
 use crate::config::Secret;
 use crate::smpp::equal_jitter;
@@ -91,12 +93,12 @@ pub(super) struct Callbacks {
 }
 
 impl Callbacks {
-    pub(super) fn new(store: Store, clock: Clock, secret: Secret) -> Arc<Self> {
+    pub(super) fn new(store: Store, clock: Clock, secret: Secret, cas: &TrustedCas) -> Arc<Self> {
         Arc::new(Self {
             store,
             clock,
             secret,
-            client: HttpClient::new(),
+            client: HttpClient::trusting(cas),
             wake: Notify::new(),
             sending: Mutex::new(HashSet::new()),
             permits: Arc::new(Semaphore::new(IN_FLIGHT)),

@@ -10,6 +10,7 @@
 use super::callbacks::Callbacks;
 use super::model::{Message, MessageId, MessageState, PartState, TextEncoding, UnixMillis};
 use super::state::Event;
+use crate::client::TrustedCas;
 use crate::clock::Clock;
 use crate::config::Secret;
 use crate::dlr;
@@ -65,6 +66,9 @@ pub struct OutboxConfig {
     /// The key that signs delivery callbacks (`[http] callback_secret_file`); empty: callbacks
     /// go out without a `Kori-Signature` header.
     pub callback_secret: Secret,
+    /// CAs trusted for `https://` callback URLs besides the system's roots
+    /// (`[http] callback_ca_file`).
+    pub callback_cas: TrustedCas,
 }
 
 impl Default for OutboxConfig {
@@ -76,6 +80,7 @@ impl Default for OutboxConfig {
             receipt_timeout: HashMap::new(),
             default_receipt_timeout: Duration::from_secs(48 * 3600),
             callback_secret: Secret::default(),
+            callback_cas: TrustedCas::default(),
         }
     }
 }
@@ -131,7 +136,12 @@ impl Outbox {
         cancel: &CancellationToken,
         tracker: &TaskTracker,
     ) -> Result<Outbox, StoreError> {
-        let callbacks = Callbacks::new(store.clone(), clock, config.callback_secret.clone());
+        let callbacks = Callbacks::new(
+            store.clone(),
+            clock,
+            config.callback_secret.clone(),
+            &config.callback_cas,
+        );
         let shared = Arc::new(Shared {
             changes: tokio::sync::broadcast::channel(CHANGES_CAPACITY).0,
             store,

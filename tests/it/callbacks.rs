@@ -65,10 +65,20 @@ struct Receiver {
     state: Arc<ReceiverState>,
     seen: mpsc::UnboundedReceiver<Seen>,
     task: JoinHandle<()>,
+    https: bool,
 }
 
 impl Receiver {
     async fn start(fail_below: usize) -> Self {
+        Self::start_with(fail_below, None).await
+    }
+
+    /// As `start`, speaking TLS with `tls` (see [`TestPki`]).
+    async fn start_tls(fail_below: usize, tls: tokio_rustls::TlsAcceptor) -> Self {
+        Self::start_with(fail_below, Some(tls)).await
+    }
+
+    async fn start_with(fail_below: usize, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let (tx, seen) = mpsc::unbounded_channel();
         let state = Arc::new(ReceiverState {
             count: AtomicUsize::new(0),
@@ -80,19 +90,40 @@ impl Receiver {
             .with_state(state.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        let https = tls.is_some();
+        let task = match tls {
+            None => tokio::spawn(async move {
+                axum::serve(listener, app).await.unwrap();
+            }),
+            Some(tls) => tokio::spawn(async move {
+                loop {
+                    let (tcp, _) = listener.accept().await.unwrap();
+                    let (tls, app) = (tls.clone(), app.clone());
+                    tokio::spawn(async move {
+                        // A client that refuses the certificate ends the handshake.
+                        let Ok(stream) = tls.accept(tcp).await else {
+                            return;
+                        };
+                        let service = hyper_util::service::TowerToHyperService::new(app);
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            }),
+        };
         Self {
             addr,
             state,
             seen,
             task,
+            https,
         }
     }
 
     fn url(&self) -> String {
-        format!("http://{}/cb", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}/cb", self.addr)
     }
 
     async fn next(&mut self) -> Seen {
@@ -151,9 +182,19 @@ async fn receive(
 }
 
 async fn start_daemon(sim: &Sim, store: StoreLocation) -> Daemon {
+    start_daemon_trusting(sim, store, kori::client::TrustedCas::default()).await
+}
+
+/// As `start_daemon`, trusting `cas` for https callbacks besides the system's roots.
+async fn start_daemon_trusting(
+    sim: &Sim,
+    store: StoreLocation,
+    cas: kori::client::TrustedCas,
+) -> Daemon {
     let carrier = CarrierConfig::new("sim", "127.0.0.1", sim.addr().port());
     let mut config = DaemonConfig::local(store, "admin", TOKEN, vec![carrier]);
     config.outbox.callback_secret = Secret::new(KEY);
+    config.outbox.callback_cas = cas;
     let daemon = Daemon::start(config, Clock::system()).await.unwrap();
     let carrier = daemon.outbox().router().carriers()[0].clone();
     timeout(GUARD, carrier.wait_up()).await.unwrap();
@@ -318,4 +359,88 @@ async fn first_pending(path: &Path) -> Option<CallbackRecord> {
     let first = store.callbacks_due(i64::MAX, 1).unwrap().pop();
     store.close().await.unwrap();
     first
+}
+
+/// A certificate authority and a server certificate for 127.0.0.1 it signed, made for a test.
+struct TestPki {
+    ca_pem: String,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl TestPki {
+    fn new() -> Self {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Kori test CA");
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+        let server_key = rcgen::KeyPair::generate().unwrap();
+        let server = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .signed_by(&server_key, &ca)
+            .unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::try_from(server_key.serialize_der()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![server.der().clone()], key)
+        .unwrap();
+        Self {
+            ca_pem: ca.pem(),
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        }
+    }
+}
+
+/// Regression: `https://` callback URLs were given up at once (no TLS client). A receiver
+/// whose certificate the configured CA signed gets every callback; one that Kori cannot
+/// verify gets none, and the callback is kept for retries, not given up.
+#[tokio::test(start_paused = true)]
+async fn https_callbacks_go_to_receivers_kori_can_verify() {
+    let pki = TestPki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("callback-ca.pem");
+    std::fs::write(&ca_file, &pki.ca_pem).unwrap();
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+
+    let cas = kori::client::TrustedCas::from_pem_file(&ca_file).unwrap();
+    let daemon = start_daemon_trusting(&sim, StoreLocation::Temporary, cas).await;
+    let mut receiver = Receiver::start_tls(0, pki.acceptor.clone()).await;
+    assert!(receiver.url().starts_with("https://127.0.0.1:"));
+    let id = send(&daemon, &receiver.url()).await;
+    let seen = receiver.until_delivered(3).await;
+    let states: Vec<String> = seen.iter().map(Seen::state).collect();
+    assert_eq!(states, ["submitting", "submitted", "delivered"]);
+    for s in &seen {
+        assert_signed(s);
+        assert_eq!(s.json()["id"], id.to_string());
+    }
+    daemon.stop().await;
+
+    // The same receiver, without the CA: the handshake fails and nothing is delivered.
+    let store = dir.path().join("store");
+    let daemon = start_daemon(&sim, StoreLocation::Path(store.clone())).await;
+    let mut changes = daemon.outbox().subscribe();
+    let id = send(&daemon, &receiver.url()).await;
+    loop {
+        let change = timeout(GUARD, changes.recv()).await.unwrap().unwrap();
+        if change.id == id && change.to == MessageState::Delivered {
+            break;
+        }
+    }
+    daemon.stop().await;
+    assert!(
+        receiver.rest().is_empty(),
+        "an unverified receiver got a callback"
+    );
+    let first = first_pending(&store)
+        .await
+        .expect("the callback is kept for retries");
+    assert_eq!(first.state, MessageState::Submitting);
+    sim.shutdown().await;
 }

@@ -374,6 +374,38 @@ fn private_secret_loads_without_its_trailing_newline() {
 }
 
 #[test]
+fn callback_ca_file_is_read_and_a_bad_one_named() {
+    let dir = Dir::new();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = params
+        .self_signed(&rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    dir.file("ca.pem", &ca.pem(), 0o644);
+    dir.file("not-a-ca.pem", "just some text\n", 0o644);
+    let good = dir.file(
+        "good.toml",
+        &format!("{MINIMAL_CARRIER}[http]\ncallback_ca_file = \"ca.pem\"\n"),
+        0o644,
+    );
+    let config = Config::load(&good).unwrap();
+    assert_eq!(config.http.callback_cas.len(), 1);
+    for (name, file) in [("bad.toml", "not-a-ca.pem"), ("absent.toml", "absent.pem")] {
+        let bad = dir.file(
+            name,
+            &format!("{MINIMAL_CARRIER}[http]\ncallback_ca_file = \"{file}\"\n"),
+            0o644,
+        );
+        let errors = Config::load(&bad).unwrap_err().to_string();
+        assert!(
+            errors.starts_with("config error: http.callback_ca_file: `"),
+            "{errors}"
+        );
+        assert!(errors.contains(file), "{errors}");
+    }
+}
+
+#[test]
 fn secret_files_are_checked_only_when_loading() {
     let dir = Dir::new();
     dir.file("password", "far-too-long-for-smpp", 0o600);
