@@ -24,7 +24,7 @@ use kori_smpp::text::EncodingChoice;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
@@ -154,10 +154,15 @@ impl Outbox {
             callbacks,
         });
         recover(&shared).await?;
+        // Closed when the dispatcher and every submit it started are done: the recorder
+        // then has recorded every outcome and ends.
+        let (outcomes, recorded) = mpsc::unbounded_channel();
+        tracker.spawn(outcome_loop(shared.clone(), recorded));
         tracker.spawn(dispatch_loop(
             shared.clone(),
             cancel.clone(),
             tracker.clone(),
+            outcomes,
         ));
         tracker.spawn(receipt_loop(shared.clone(), events, cancel.clone()));
         tracker.spawn(sweep_loop(shared.clone(), cancel.clone()));
@@ -324,7 +329,12 @@ async fn recover(shared: &Shared) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn dispatch_loop(shared: Arc<Shared>, cancel: CancellationToken, tracker: TaskTracker) {
+async fn dispatch_loop(
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+    outcomes: mpsc::UnboundedSender<Outcome>,
+) {
     // Where the last look left off: the due time and id of the last message taken. Looks go
     // on from there: entries before it are the ones just taken, which the store keeps as
     // removals until they are materialized, and walking them again on every look would cost
@@ -406,9 +416,12 @@ async fn dispatch_loop(shared: Arc<Shared>, cancel: CancellationToken, tracker: 
         let taken = take_many(&shared, &ids).await;
         for (message, permit) in taken.into_iter().zip(permits) {
             let shared = shared.clone();
+            let outcomes = outcomes.clone();
             tracker.spawn(async move {
-                submit(&shared, message).await;
-                drop(permit);
+                if let Some(outcome) = submit(&shared, message, permit).await {
+                    // The recorder outlives every sender (see `Outbox::start`).
+                    let _ = outcomes.send(outcome);
+                }
             });
         }
     }
@@ -483,37 +496,46 @@ fn route(shared: &Shared, message: &Message) -> Option<String> {
         .map(|c| c.name().to_string())
 }
 
-async fn submit(shared: &Shared, message: Message) {
+/// A carrier's outcome for one message, on its way to [`outcome_loop`].
+struct Outcome {
+    id: MessageId,
+    event: Event,
+    /// The carrier of an accepted submit and its receipt keys: receipts parked for them apply
+    /// once it is recorded.
+    carrier: String,
+    keys: Vec<String>,
+    /// The message's place among those in flight, given back once the outcome is recorded.
+    permit: OwnedSemaphorePermit,
+}
+
+/// Hands `message` to its carrier and waits for the outcome; `None`: nothing to record (it
+/// stays `submitting`, for the next start to resolve).
+async fn submit(
+    shared: &Shared,
+    message: Message,
+    permit: OwnedSemaphorePermit,
+) -> Option<Outcome> {
     let now = shared.clock.now();
     let id = message.id;
+    let give_up = |reason: String, permit| {
+        Some(Outcome {
+            id,
+            event: Event::GiveUp { reason },
+            carrier: String::new(),
+            keys: Vec::new(),
+            permit,
+        })
+    };
     let Some(carrier) = message
         .routed_to
         .as_deref()
         .and_then(|name| shared.router.carrier(name))
     else {
-        record(
-            shared,
-            id,
-            Event::GiveUp {
-                reason: "carrier no longer configured".to_owned(),
-            },
-        )
-        .await;
-        return;
+        return give_up("carrier no longer configured".to_owned(), permit);
     };
     let out = match build(carrier.config(), &message, now) {
         Ok(out) => out,
-        Err(e) => {
-            record(
-                shared,
-                id,
-                Event::GiveUp {
-                    reason: format!("cannot build the submit: {e}"),
-                },
-            )
-            .await;
-            return;
-        }
+        Err(e) => return give_up(format!("cannot build the submit: {e}"), permit),
     };
     let outcome = if message.carrier.is_some() {
         carrier.send(out, false).await
@@ -526,16 +548,56 @@ async fn submit(shared: &Shared, message: Message) {
         Err(SendError::NoRoute { .. }) => Some(Event::GiveUp {
             reason: "no carrier route matches the destination".to_owned(),
         }),
-    };
-    let Some(event) = event else { return };
+    }?;
     let keys = match &event {
         Event::SubmitOk { keys, .. } => keys.clone(),
         _ => Vec::new(),
     };
-    record(shared, id, event).await;
-    if !keys.is_empty() {
-        let carrier = message.routed_to.clone().unwrap_or_default();
-        unpark(shared, &carrier, &keys).await;
+    Some(Outcome {
+        id,
+        event,
+        carrier: message.routed_to.clone().unwrap_or_default(),
+        keys,
+        permit,
+    })
+}
+
+/// Most outcomes recorded in one store write.
+const OUTCOME_BATCH: usize = 1_024;
+
+/// Records the carriers' outcomes as they come, those waiting together in one store write,
+/// then applies receipts that were waiting for them and frees their places in flight. Ends
+/// once the dispatcher and every submit are done (the channel closes), having recorded all.
+async fn outcome_loop(shared: Arc<Shared>, mut outcomes: mpsc::UnboundedReceiver<Outcome>) {
+    let mut batch = Vec::with_capacity(OUTCOME_BATCH);
+    while outcomes.recv_many(&mut batch, OUTCOME_BATCH).await > 0 {
+        let mut items = Vec::with_capacity(batch.len());
+        let mut after = Vec::with_capacity(batch.len());
+        for outcome in batch.drain(..) {
+            items.push((outcome.id, outcome.event));
+            after.push((outcome.id, outcome.carrier, outcome.keys, outcome.permit));
+        }
+        let names: Vec<&'static str> = items.iter().map(|(_, e)| e.name()).collect();
+        match shared.transition_many(items, shared.clock.now()).await {
+            Ok(results) => {
+                for ((result, (id, ..)), event) in results.iter().zip(&after).zip(names) {
+                    match result {
+                        Transition::Applied { .. } => {}
+                        Transition::Illegal(e) => debug!(%id, error = %e, "event does not apply"),
+                        Transition::NotFound => warn!(%id, event, "message not found"),
+                    }
+                }
+            }
+            Err(e) => {
+                warn!(messages = after.len(), error = %e, "cannot record the outcomes; the next start resolves them");
+            }
+        }
+        for (_, carrier, keys, permit) in after {
+            if !keys.is_empty() {
+                unpark(&shared, &carrier, &keys).await;
+            }
+            drop(permit);
+        }
     }
 }
 
@@ -585,26 +647,6 @@ fn retry(shared: &Shared, message: &Message, reason: String) -> Event {
     } else {
         debug!(id = %message.id, %reason, ?delay, "will try again");
         Event::Transient { retry_at, reason }
-    }
-}
-
-/// Records an event; false when the store could not (the event is not on disk).
-async fn record(shared: &Shared, id: MessageId, event: Event) -> bool {
-    let name = event.name();
-    match shared.transition(id, event, shared.clock.now()).await {
-        Ok(Transition::Applied { .. }) => true,
-        Ok(Transition::Illegal(e)) => {
-            debug!(%id, error = %e, "event does not apply");
-            true
-        }
-        Ok(Transition::NotFound) => {
-            warn!(%id, event = name, "message not found");
-            true
-        }
-        Err(e) => {
-            warn!(%id, event = name, error = %e, "cannot record the outcome; the next start resolves it");
-            false
-        }
     }
 }
 
