@@ -21,8 +21,10 @@ thread_local! {
 }
 
 /// Whether a pattern of the metadata matches `value` at its start, as phonenumber's matches
-/// do (`find`, then a match starting at 0). `at` is where the pattern lives in the static
-/// metadata (its cache key), `source` its text.
+/// do (`find`, then a match starting at 0). The pattern is compiled anchored at the start:
+/// the leftmost match starts at 0 exactly when some match does, and an anchored search stops
+/// at the first position. `at` is where the pattern lives in the static metadata (its cache
+/// key), `source` its text.
 fn matches_at_start<P: ?Sized>(at: &'static P, source: &str, value: &str) -> bool {
     let key = std::ptr::from_ref(at).cast::<u8>() as usize;
     COMPILED.with(|compiled| {
@@ -31,13 +33,15 @@ fn matches_at_start<P: ?Sized>(at: &'static P, source: &str, value: &str) -> boo
             .entry(key)
             // As phonenumber builds them: the metadata's patterns are laid out over lines.
             .or_insert_with(|| {
-                RegexBuilder::new(source)
+                // The closing parenthesis on a line of its own, in case the pattern ends in a
+                // `#` comment (whitespace-insensitive mode).
+                RegexBuilder::new(&format!("\\A(?:{source}\n)"))
                     .ignore_whitespace(true)
                     .build()
                     .ok()
             });
         match regex {
-            Some(regex) => regex.find(value).is_some_and(|m| m.start() == 0),
+            Some(regex) => regex.is_match(value),
             // The metadata's patterns all compile; one that did not would not match in
             // phonenumber either.
             None => false,

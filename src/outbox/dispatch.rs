@@ -19,6 +19,8 @@ use crate::smpp::{
     SendError,
 };
 use crate::store::{IdempotencyRecord, Store, StoreError, Transition};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use kori_smpp::receipt::{MessageState as ReceiptState, Receipt};
 use kori_smpp::text::EncodingChoice;
 use std::collections::HashMap;
@@ -158,12 +160,10 @@ impl Outbox {
         // then has recorded every outcome and ends.
         let (outcomes, recorded) = mpsc::unbounded_channel();
         tracker.spawn(outcome_loop(shared.clone(), recorded));
-        tracker.spawn(dispatch_loop(
-            shared.clone(),
-            cancel.clone(),
-            tracker.clone(),
-            outcomes,
-        ));
+        // Likewise the submitter, once the dispatcher is done.
+        let (hand_over, handed) = mpsc::unbounded_channel();
+        tracker.spawn(submit_loop(shared.clone(), handed, outcomes));
+        tracker.spawn(dispatch_loop(shared.clone(), cancel.clone(), hand_over));
         tracker.spawn(receipt_loop(shared.clone(), events, cancel.clone()));
         tracker.spawn(sweep_loop(shared.clone(), cancel.clone()));
         tracker.spawn(
@@ -332,8 +332,7 @@ async fn recover(shared: &Shared) -> Result<(), StoreError> {
 async fn dispatch_loop(
     shared: Arc<Shared>,
     cancel: CancellationToken,
-    tracker: TaskTracker,
-    outcomes: mpsc::UnboundedSender<Outcome>,
+    hand_over: mpsc::UnboundedSender<(Message, OwnedSemaphorePermit)>,
 ) {
     // Where the last look left off: the due time and id of the last message taken. Looks go
     // on from there: entries before it are the ones just taken, which the store keeps as
@@ -414,15 +413,9 @@ async fn dispatch_loop(
         cursor = taking.last().copied();
         let ids: Vec<MessageId> = taking.iter().map(|(_, id)| *id).collect();
         let taken = take_many(&shared, &ids).await;
-        for (message, permit) in taken.into_iter().zip(permits) {
-            let shared = shared.clone();
-            let outcomes = outcomes.clone();
-            tracker.spawn(async move {
-                if let Some(outcome) = submit(&shared, message, permit).await {
-                    // The recorder outlives every sender (see `Outbox::start`).
-                    let _ = outcomes.send(outcome);
-                }
-            });
+        for handed in taken.into_iter().zip(permits) {
+            // The submitter outlives the dispatcher (see `Outbox::start`).
+            let _ = hand_over.send(handed);
         }
     }
 }
@@ -560,6 +553,39 @@ async fn submit(
         keys,
         permit,
     })
+}
+
+/// Messages the submitter takes from the dispatcher at once.
+const SUBMIT_BATCH: usize = 1_024;
+
+/// Drives every hand-over to a carrier (at most `IN_FLIGHT`, as the dispatcher's permits
+/// allow) in one task, passing each outcome on to [`outcome_loop`]. Ends once the dispatcher
+/// is done and every submit it handed over has its outcome.
+async fn submit_loop(
+    shared: Arc<Shared>,
+    mut handed: mpsc::UnboundedReceiver<(Message, OwnedSemaphorePermit)>,
+    outcomes: mpsc::UnboundedSender<Outcome>,
+) {
+    let mut taken = Vec::with_capacity(SUBMIT_BATCH);
+    let mut running = FuturesUnordered::new();
+    let mut open = true;
+    while open || !running.is_empty() {
+        tokio::select! {
+            biased;
+            Some(outcome) = running.next(), if !running.is_empty() => {
+                if let Some(outcome) = outcome {
+                    // The recorder outlives this task (see `Outbox::start`).
+                    let _ = outcomes.send(outcome);
+                }
+            }
+            n = handed.recv_many(&mut taken, SUBMIT_BATCH), if open => {
+                open = n > 0;
+                for (message, permit) in taken.drain(..) {
+                    running.push(submit(&shared, message, permit));
+                }
+            }
+        }
+    }
 }
 
 /// Most outcomes recorded in one store write.
