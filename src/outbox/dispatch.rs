@@ -18,7 +18,7 @@ use crate::smpp::{
     self, CarrierConfig, Delivery, MessageOutcome, OutMessage, ReceiptAck, Router, SegmentOutcome,
     SendError,
 };
-use crate::store::{IdempotencyRecord, Store, StoreError, Transition};
+use crate::store::{Decide, IdempotencyRecord, Store, StoreError, Transition};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use kori_smpp::receipt::{MessageState as ReceiptState, Receipt};
@@ -259,6 +259,21 @@ impl Shared {
         result
     }
 
+    async fn transition_decided(
+        &self,
+        ids: Vec<MessageId>,
+        now: UnixMillis,
+        decide: Decide,
+    ) -> Result<Vec<Transition>, StoreError> {
+        let results = self.store.transition_decided(ids, now, decide).await?;
+        for t in &results {
+            if let Transition::Applied { before, message } = t {
+                self.announce(*before, message);
+            }
+        }
+        Ok(results)
+    }
+
     async fn transition_many(
         &self,
         items: Vec<(MessageId, Event)>,
@@ -420,55 +435,49 @@ async fn dispatch_loop(
     }
 }
 
-/// Moves due messages to `submitting` (or expires / gives them up) in one store write; the
-/// messages to hand over, in the order of `ids`.
-async fn take_many(shared: &Shared, ids: &[MessageId]) -> Vec<Message> {
+/// Moves due messages to `submitting` (or expires / gives them up) in one store write, each
+/// decided from the message as the writer reads it; the messages to hand over, in the order
+/// of `ids`.
+async fn take_many(shared: &Arc<Shared>, ids: &[MessageId]) -> Vec<Message> {
     let now = shared.clock.now();
-    let mut items = Vec::with_capacity(ids.len());
-    for &id in ids {
-        let Ok(Some(message)) = shared.store.get(id) else {
-            continue;
-        };
-        let event = if now >= message.valid_until {
-            Event::Expire
-        } else if message.attempts >= shared.config.max_attempts {
-            let reason = format!("{} attempts without a submit accepted", message.attempts);
-            Event::GiveUp { reason }
-        } else {
-            match route(shared, &message) {
-                Some(carrier) => Event::Dispatched { carrier },
-                None => {
-                    let reason = "no carrier route matches the destination".to_owned();
-                    Event::GiveUp { reason }
-                }
-            }
-        };
-        items.push((id, event));
-    }
-    if items.is_empty() {
-        return Vec::new();
-    }
-    let dispatched: Vec<bool> = items
-        .iter()
-        .map(|(_, e)| matches!(e, Event::Dispatched { .. }))
-        .collect();
+    let decider = Arc::clone(shared);
+    let decide: Decide = Arc::new(move |message: &Message| hand_over(&decider, message, now));
     // Every change is announced, give-ups included (callbacks and watchers hear of them).
-    let results = match shared.transition_many(items, now).await {
+    let results = match shared.transition_decided(ids.to_vec(), now, decide).await {
         Ok(results) => results,
         Err(e) => {
             warn!(messages = ids.len(), error = %e, "cannot record the hand-over; they stay queued");
             return Vec::new();
         }
     };
-    let mut out = Vec::with_capacity(results.len());
-    for (result, dispatched) in results.into_iter().zip(dispatched) {
-        if let Transition::Applied { message, .. } = result {
-            if dispatched {
-                out.push(message);
+    results
+        .into_iter()
+        .filter_map(|result| match result {
+            Transition::Applied { message, .. } if message.state == MessageState::Submitting => {
+                Some(message)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// What taking a due message means: expired, given up after too many attempts or for want
+/// of a route, or handed to a carrier.
+fn hand_over(shared: &Shared, message: &Message, now: UnixMillis) -> Event {
+    if now >= message.valid_until {
+        Event::Expire
+    } else if message.attempts >= shared.config.max_attempts {
+        let reason = format!("{} attempts without a submit accepted", message.attempts);
+        Event::GiveUp { reason }
+    } else {
+        match route(shared, message) {
+            Some(carrier) => Event::Dispatched { carrier },
+            None => {
+                let reason = "no carrier route matches the destination".to_owned();
+                Event::GiveUp { reason }
             }
         }
     }
-    out
 }
 
 /// The carrier a message goes to: the one it asked for, else the router's first candidate.

@@ -83,6 +83,9 @@ use tokio::task::JoinHandle;
 use tx::{MessageRecord, Trees};
 use writer::{Request, Shared};
 
+/// Chooses the event for a message as stored (see [`Store::transition_decided`]).
+pub type Decide = std::sync::Arc<dyn Fn(&Message) -> Event + Send + Sync>;
+
 /// The result of one event on one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(
@@ -309,6 +312,25 @@ impl Store {
     ) -> Result<Transition, StoreError> {
         let mut done = self.transition_many(vec![(id, event)], now).await?;
         Ok(done.pop().unwrap_or(Transition::NotFound))
+    }
+
+    /// Like [`Store::transition_many`], with each message's event chosen by `decide` from the
+    /// message as stored, inside the write (so the message is read once, by the writer). One
+    /// result per id, in order. `decide` may be called more than once for a message (a write
+    /// that failed in a group is tried again alone); only the last call's event is written.
+    pub async fn transition_decided(
+        &self,
+        ids: Vec<MessageId>,
+        now: UnixMillis,
+        decide: Decide,
+    ) -> Result<Vec<Transition>, StoreError> {
+        self.request(|reply| Request::Decided {
+            ids,
+            now,
+            decide,
+            reply,
+        })
+        .await
     }
 
     /// Applies each event through `outbox::state::apply` and writes the messages that changed

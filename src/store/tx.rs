@@ -365,48 +365,82 @@ impl<'a> Tx<'a> {
         let mut counts = Counts::default();
         let mut out = Vec::with_capacity(items.len());
         for (id, event) in items {
-            let Some(old) = self.record(*id)? else {
-                out.push(Transition::NotFound);
-                continue;
+            let result = match self.record(*id)? {
+                Some(old) => self.transition_one(*id, old, event, now, &mut counts)?,
+                None => Transition::NotFound,
             };
-            let message = match apply(&old.message, event, now) {
-                Ok(message) => message,
-                Err(illegal) => {
-                    out.push(Transition::Illegal(illegal));
-                    continue;
-                }
-            };
-            let carrier_keys: &[String] = match event {
-                Event::SubmitOk { keys, .. } => keys,
-                _ => &old.carrier_keys,
-            };
-            let mut next_callback_seq = old.next_callback_seq;
-            let before = old.message.state;
-            if message.state != before && message.callback_url.is_some() {
-                let seq = next_callback_seq;
-                let callback = CallbackRecord {
-                    message_id: *id,
-                    seq,
-                    state: message.state,
-                    at: now,
-                    attempt: 0,
-                    next_attempt_at: now,
-                };
-                let record = layout::encode(tree::CALLBACKS, &callback)?;
-                // `seq` is the message's next number: the key is new.
-                self.insert_new(TreeId::Callbacks, &layout::callback_key(*id, seq), record);
-                next_callback_seq += 1;
-            }
-            let new = RecordRef {
-                message: &message,
-                carrier_keys,
-                next_callback_seq,
-            };
-            self.put(Some(&old), new, &mut counts)?;
-            out.push(Transition::Applied { before, message });
+            out.push(result);
         }
         self.write_counts(&counts)?;
         Ok(out)
+    }
+
+    /// `transition_decided`: as `transition`, each event chosen by `decide` from the message
+    /// as stored.
+    pub(crate) fn transition_decided(
+        &mut self,
+        ids: &[MessageId],
+        now: UnixMillis,
+        decide: &(dyn Fn(&Message) -> Event + Send + Sync),
+    ) -> TxResult<Vec<Transition>> {
+        let mut counts = Counts::default();
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let result = match self.record(id)? {
+                Some(old) => {
+                    let event = decide(&old.message);
+                    self.transition_one(id, old, &event, now, &mut counts)?
+                }
+                None => Transition::NotFound,
+            };
+            out.push(result);
+        }
+        self.write_counts(&counts)?;
+        Ok(out)
+    }
+
+    /// One event for the message stored as `old`: applied and written with its index
+    /// entries and callback, or refused.
+    fn transition_one(
+        &mut self,
+        id: MessageId,
+        old: MessageRecord,
+        event: &Event,
+        now: UnixMillis,
+        counts: &mut Counts,
+    ) -> TxResult<Transition> {
+        let message = match apply(&old.message, event, now) {
+            Ok(message) => message,
+            Err(illegal) => return Ok(Transition::Illegal(illegal)),
+        };
+        let carrier_keys: &[String] = match event {
+            Event::SubmitOk { keys, .. } => keys,
+            _ => &old.carrier_keys,
+        };
+        let mut next_callback_seq = old.next_callback_seq;
+        let before = old.message.state;
+        if message.state != before && message.callback_url.is_some() {
+            let seq = next_callback_seq;
+            let callback = CallbackRecord {
+                message_id: id,
+                seq,
+                state: message.state,
+                at: now,
+                attempt: 0,
+                next_attempt_at: now,
+            };
+            let record = layout::encode(tree::CALLBACKS, &callback)?;
+            // `seq` is the message's next number: the key is new.
+            self.insert_new(TreeId::Callbacks, &layout::callback_key(id, seq), record);
+            next_callback_seq += 1;
+        }
+        let new = RecordRef {
+            message: &message,
+            carrier_keys,
+            next_callback_seq,
+        };
+        self.put(Some(&old), new, counts)?;
+        Ok(Transition::Applied { before, message })
     }
 
     /// Removes up to `limit` idempotency records created before `older_than`, oldest first;

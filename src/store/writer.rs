@@ -18,7 +18,7 @@ use super::journal::{self, Journal};
 use super::layout::{self, tree};
 use super::overlay::{self, Layer, TreeId};
 use super::tx::{Trees, Tx, TxResult};
-use super::{IdempotencyRecord, StoreError, Transition};
+use super::{Decide, IdempotencyRecord, StoreError, Transition};
 use crate::outbox::{Event, Message, MessageId, UnixMillis};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,6 +52,12 @@ pub(crate) enum Request {
     Transition {
         items: Vec<(MessageId, Event)>,
         now: UnixMillis,
+        reply: Reply<Vec<Transition>>,
+    },
+    Decided {
+        ids: Vec<MessageId>,
+        now: UnixMillis,
+        decide: Decide,
         reply: Reply<Vec<Transition>>,
     },
     PurgeIdempotency {
@@ -376,6 +382,11 @@ enum Op {
         items: Vec<(MessageId, Event)>,
         now: UnixMillis,
     },
+    Decided {
+        ids: Vec<MessageId>,
+        now: UnixMillis,
+        decide: Decide,
+    },
     CallbackDone {
         message_id: MessageId,
         seq: u64,
@@ -415,6 +426,9 @@ impl Op {
                 Done::Unit
             }
             Self::Transition { items, now } => Done::Transitions(tx.transition(items, *now)?),
+            Self::Decided { ids, now, decide } => {
+                Done::Transitions(tx.transition_decided(ids, *now, &**decide)?)
+            }
             Self::CallbackDone { message_id, seq } => {
                 tx.callback_done(*message_id, *seq)?;
                 Done::Unit
@@ -580,6 +594,15 @@ fn commit(shared: &Shared, batch: Vec<Request>) -> Continue {
             Request::Transition { items, now, reply } => {
                 (Op::Transition { items, now }, OpReply::Transitions(reply))
             }
+            Request::Decided {
+                ids,
+                now,
+                decide,
+                reply,
+            } => (
+                Op::Decided { ids, now, decide },
+                OpReply::Transitions(reply),
+            ),
             Request::CallbackDone {
                 message_id,
                 seq,
