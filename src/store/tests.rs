@@ -344,6 +344,49 @@ async fn transition_many_sees_earlier_items_and_reports_each() {
 }
 
 #[tokio::test]
+async fn transition_decided_chooses_each_event_from_the_stored_message() {
+    let store = Store::open_temporary().unwrap();
+    let mut expired = message(2, 10, 1);
+    expired.valid_until = 20;
+    store
+        .accept(vec![message(1, 10, 1), expired], None)
+        .await
+        .unwrap();
+    store
+        .transition(MessageId(1), Event::Cancel, 11)
+        .await
+        .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let decide: Decide = Arc::new(move |m: &Message| {
+        log.lock().unwrap().push((m.id, m.state));
+        if m.valid_until <= 50 {
+            Event::Expire
+        } else {
+            dispatched()
+        }
+    });
+    let results = store
+        .transition_decided(vec![MessageId(1), MessageId(2), MessageId(3)], 50, decide)
+        .await
+        .unwrap();
+    // The cancelled one is read as it is stored (cancelled): its hand-over does not apply.
+    assert!(matches!(results[0], Transition::Illegal(_)));
+    assert_eq!(applied(results[1].clone()).state, MessageState::Expired);
+    assert_eq!(results[2], Transition::NotFound);
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.contains(&(MessageId(1), MessageState::Cancelled)),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&(MessageId(2), MessageState::Queued)),
+        "{seen:?}"
+    );
+    assert_eq!(store.backlog(), 0);
+}
+
+#[tokio::test]
 async fn due_comes_out_in_due_order() {
     let store = Store::open_temporary().unwrap();
     // Ids in one order, due times in another, one negative time.
