@@ -72,8 +72,13 @@ fn is_json(headers: &HeaderMap) -> bool {
             || subtype.len() > 5 && subtype[subtype.len() - 5..].eq_ignore_ascii_case("+json"))
 }
 
-/// Parses `raw` as a `T`, naming the field at fault in the error.
+/// Parses `raw` as a `T`, naming the field at fault in the error. A body that parses takes
+/// the plain path; only one that does not is read again with its path tracked (the same
+/// bytes fail the same way), so valid requests do not pay for the error's field name.
 pub(crate) fn parse<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
+    if let Ok(value) = serde_json::from_slice(raw) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(raw);
     let value = serde_path_to_error::deserialize(&mut de).map_err(serde_error)?;
     de.end().map_err(|e| ApiError::InvalidJson(e.to_string()))?;
@@ -128,22 +133,43 @@ fn join(path: &str, name: &str) -> String {
     }
 }
 
-/// The `Idempotency-Key` header: 1 to 255 visible ASCII characters, or absent.
-pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let bytes = value.as_bytes();
-    if bytes.is_empty()
-        || bytes.len() > MAX_IDEMPOTENCY_KEY
-        || !bytes.iter().all(|b| b.is_ascii_graphic())
-    {
-        return Err(ApiError::InvalidField {
-            field: "Idempotency-Key".into(),
-            detail: format!("must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
-        });
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The `Idempotency-Key` header as sent, taken without copying the other headers; checked by
+/// [`IdempotencyHeader::key`] in the handler, after the body (which is reported first).
+#[derive(Debug)]
+pub(crate) struct IdempotencyHeader(Option<axum::http::HeaderValue>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IdempotencyHeader {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.headers.get(IDEMPOTENCY_KEY).cloned()))
     }
-    Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+impl IdempotencyHeader {
+    /// The key (1 to 255 visible ASCII characters), or `None` without the header; anything
+    /// else is an error.
+    pub(crate) fn key(&self) -> Result<Option<String>, ApiError> {
+        let Some(value) = &self.0 else {
+            return Ok(None);
+        };
+        let bytes = value.as_bytes();
+        if bytes.is_empty()
+            || bytes.len() > MAX_IDEMPOTENCY_KEY
+            || !bytes.iter().all(|b| b.is_ascii_graphic())
+        {
+            return Err(ApiError::InvalidField {
+                field: "Idempotency-Key".into(),
+                detail: format!("must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
+            });
+        }
+        Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
+    }
 }
 
 #[cfg(test)]

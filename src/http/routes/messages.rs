@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::clock::rfc3339;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{Json, idempotency_key, parse};
+use crate::http::extract::{IdempotencyHeader, Json, parse};
 use crate::http::intake::{IntakeError, StoredResponse};
 use crate::http::validate::{SendRequest, build};
 use crate::http::{Api, Intake};
@@ -91,10 +91,10 @@ fn to_json(value: &impl Serialize) -> Result<Vec<u8>, ApiError> {
 pub(crate) async fn send_one<I: Intake>(
     State(api): State<Arc<Api<I>>>,
     caller: Caller,
-    headers: HeaderMap,
+    idempotency: IdempotencyHeader,
     body: Json<SendRequest>,
 ) -> Result<Response, ApiError> {
-    let key = idempotency_key(&headers)?;
+    let key = idempotency.key()?;
     let Json { value, raw } = body;
     submit(&api, &caller, key, &raw, |carriers, now| {
         let message = build(value, &caller.name, &api.rules, carriers, now)?;
@@ -108,10 +108,10 @@ pub(crate) async fn send_one<I: Intake>(
 pub(crate) async fn send_batch<I: Intake>(
     State(api): State<Arc<Api<I>>>,
     caller: Caller,
-    headers: HeaderMap,
+    idempotency: IdempotencyHeader,
     body: Json<BatchRequest>,
 ) -> Result<Response, ApiError> {
-    let key = idempotency_key(&headers)?;
+    let key = idempotency.key()?;
     let Json { value, raw } = body;
     let entries = value.messages;
     if entries.is_empty() || entries.len() > MAX_BATCH {
