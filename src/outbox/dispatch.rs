@@ -3,6 +3,13 @@
 //! their segments, times out missing receipts, expires what outlived its validity, and on
 //! start picks up where the last run stopped.
 //!
+//! Four tasks: the dispatch loop (takes due messages, decides each hand-over inside the
+//! store write), the submitter (drives every hand-over to a carrier, one future per message
+//! in one task), the outcome recorder (records the carriers' answers, those waiting together
+//! in one store write), and the receipt loop (receipts in batches, each answered to the SMSC
+//! once on disk); plus the sweeper and the callback sender. At shutdown the dispatch loop
+//! stops taking; the submitter and the recorder finish what was handed over.
+//!
 //! Owns retries (backoff and budget), the fate-unknown policy at restart, and receipts that
 //! arrive before their submit is recorded (parked briefly). Must not touch: sled (it calls
 //! `store`), HTTP. Started by `app` (and the demo and tests) through [`Outbox::start`].
@@ -35,7 +42,8 @@ use tracing::{debug, info, warn};
 const DUE_BATCH: usize = 1_024;
 /// Longest the dispatcher goes on from its cursor before looking at the whole due index again.
 const RESCAN_EVERY: Duration = Duration::from_secs(1);
-/// Messages in the hands of carriers at once (each holds one task until its outcome).
+/// Messages in the hands of carriers at once (each holds a permit until its outcome is
+/// recorded).
 const IN_FLIGHT: usize = 16_384;
 /// Most events (receipts) taken from the sessions at once; their receipts are recorded in one
 /// store write.
