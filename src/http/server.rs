@@ -37,7 +37,10 @@ pub async fn serve<I: Intake>(
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.request_timeout)
-        .keep_alive(true);
+        .keep_alive(true)
+        // Head and body in one buffer, one `write`: answers are small JSON, and copying the
+        // body once costs less than the vectored write (measured ~1 µs per request).
+        .writev(false);
 
     loop {
         let permit = tokio::select! {
