@@ -261,8 +261,8 @@ impl Shared {
         now: UnixMillis,
     ) -> Result<Transition, StoreError> {
         let result = self.store.transition(id, event, now).await;
-        if let Ok(Transition::Applied { before, message }) = &result {
-            self.announce(*before, message);
+        if let Ok(t) = &result {
+            self.announce(t);
         }
         result
     }
@@ -274,11 +274,7 @@ impl Shared {
         decide: Decide,
     ) -> Result<Vec<Transition>, StoreError> {
         let results = self.store.transition_decided(ids, now, decide).await?;
-        for t in &results {
-            if let Transition::Applied { before, message } = t {
-                self.announce(*before, message);
-            }
-        }
+        results.iter().for_each(|t| self.announce(t));
         Ok(results)
     }
 
@@ -288,15 +284,16 @@ impl Shared {
         now: UnixMillis,
     ) -> Result<Vec<Transition>, StoreError> {
         let results = self.store.transition_many(items, now).await?;
-        for t in &results {
-            if let Transition::Applied { before, message } = t {
-                self.announce(*before, message);
-            }
-        }
+        results.iter().for_each(|t| self.announce(t));
         Ok(results)
     }
 
-    fn announce(&self, before: MessageState, message: &Message) {
+    /// Tells watchers and the callback sender of an applied change of state.
+    fn announce(&self, transition: &Transition) {
+        let Transition::Applied { before, message } = transition else {
+            return;
+        };
+        let before = *before;
         if before == message.state {
             return;
         }
@@ -635,11 +632,16 @@ async fn outcome_loop(shared: Arc<Shared>, mut outcomes: mpsc::UnboundedReceiver
                 warn!(messages = after.len(), error = %e, "cannot record the outcomes; the next start resolves them");
             }
         }
+        // Receipts that came before their submits were recorded apply now, together.
+        let mut waiting = Vec::new();
         for (_, carrier, keys, permit) in after {
             if !keys.is_empty() {
-                unpark(&shared, &carrier, &keys).await;
+                waiting.extend(unpark(&shared, &carrier, &keys));
             }
             drop(permit);
+        }
+        if !waiting.is_empty() {
+            on_receipts(&shared, waiting).await;
         }
     }
 }
@@ -926,9 +928,9 @@ fn receipt_error(receipt: &Receipt) -> Option<String> {
     }
 }
 
-/// A submit was recorded: receipts parked for its keys can be applied now.
-async fn unpark(shared: &Shared, carrier: &str, keys: &[String]) {
-    let waiting: Vec<ArrivedReceipt> = match shared.parked.lock() {
+/// A submit was recorded: the receipts parked for its keys, to be applied now.
+fn unpark(shared: &Shared, carrier: &str, keys: &[String]) -> Vec<ArrivedReceipt> {
+    match shared.parked.lock() {
         Ok(mut parked) if !parked.receipts.is_empty() => keys
             .iter()
             .filter_map(|k| {
@@ -942,10 +944,7 @@ async fn unpark(shared: &Shared, carrier: &str, keys: &[String]) {
                     })
             })
             .collect(),
-        _ => return,
-    };
-    if !waiting.is_empty() {
-        on_receipts(shared, waiting).await;
+        _ => Vec::new(),
     }
 }
 
