@@ -12,6 +12,7 @@ use super::{CallbackRecord, IdempotencyRecord, StoreError, Transition};
 use crate::outbox::{Event, Message, MessageId, MessageState, UnixMillis, apply};
 use serde::{Deserialize, Serialize};
 use sled::IVec;
+use std::borrow::Cow;
 use std::ops::Bound;
 
 /// The result type of a request.
@@ -362,17 +363,10 @@ impl<'a> Tx<'a> {
         items: &[(MessageId, Event)],
         now: UnixMillis,
     ) -> TxResult<Vec<Transition>> {
-        let mut counts = Counts::default();
-        let mut out = Vec::with_capacity(items.len());
-        for (id, event) in items {
-            let result = match self.record(*id)? {
-                Some(old) => self.transition_one(*id, old, event, now, &mut counts)?,
-                None => Transition::NotFound,
-            };
-            out.push(result);
-        }
-        self.write_counts(&counts)?;
-        Ok(out)
+        let each = items
+            .iter()
+            .map(|(id, event)| (*id, move |_: &Message| Cow::Borrowed(event)));
+        self.transition_each(each, now)
     }
 
     /// `transition_decided`: as `transition`, each event chosen by `decide` from the message
@@ -383,12 +377,27 @@ impl<'a> Tx<'a> {
         now: UnixMillis,
         decide: &(dyn Fn(&Message) -> Event + Send + Sync),
     ) -> TxResult<Vec<Transition>> {
+        let each = ids
+            .iter()
+            .map(|&id| (id, |message: &Message| Cow::Owned(decide(message))));
+        self.transition_each(each, now)
+    }
+
+    /// Each message's event (from the message as stored) applied in turn, one result each.
+    fn transition_each<'e, F>(
+        &mut self,
+        items: impl ExactSizeIterator<Item = (MessageId, F)>,
+        now: UnixMillis,
+    ) -> TxResult<Vec<Transition>>
+    where
+        F: FnOnce(&Message) -> Cow<'e, Event>,
+    {
         let mut counts = Counts::default();
-        let mut out = Vec::with_capacity(ids.len());
-        for &id in ids {
+        let mut out = Vec::with_capacity(items.len());
+        for (id, event_for) in items {
             let result = match self.record(id)? {
                 Some(old) => {
-                    let event = decide(&old.message);
+                    let event = event_for(&old.message);
                     self.transition_one(id, old, &event, now, &mut counts)?
                 }
                 None => Transition::NotFound,
