@@ -117,15 +117,11 @@ fn tls_config(extra: &TrustedCas) -> rustls::ClientConfig {
         let _ = roots.add(cert.clone());
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    match rustls::ClientConfig::builder_with_provider(provider)
+    rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-    {
-        Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),
-        // ring's provider supports the default versions; this arm is not reached.
-        Err(_) => rustls::ClientConfig::builder()
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth(),
-    }
+        .expect("ring's provider supports rustls' default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth()
 }
 
 /// A client that keeps idle connections for reuse. Cheap to clone; clones share the pool.
