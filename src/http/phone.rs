@@ -20,6 +20,14 @@ thread_local! {
     static COMPILED: RefCell<HashMap<usize, Option<Regex>>> = RefCell::new(HashMap::new());
 }
 
+/// `number` in E.164 with `+`: what phonenumber's formatter writes in `Mode::E164` (`+`,
+/// the country code, the national number with its leading zeros), without the formatter's
+/// search for a national format pattern, which E.164 does not use. For a number whose type
+/// is known (its country has metadata), as intake's are.
+pub(crate) fn e164(number: &PhoneNumber) -> String {
+    format!("+{}{}", number.code().value(), number.national())
+}
+
 /// Whether a pattern of the metadata matches `value` at its start, as phonenumber's matches
 /// do (`find`, then a match starting at 0). The pattern is compiled anchored at the start:
 /// the leftmost match starts at 0 exactly when some match does, and an anchored search stops
@@ -141,7 +149,8 @@ mod tests {
     use super::*;
 
     /// Every example number of every region and type in the metadata, and some numbers that
-    /// are not: the same type as phonenumber's own lookup.
+    /// are not: the same type as phonenumber's own lookup, and the same E.164 as its
+    /// formatter (Italian numbers keep their leading zero).
     #[test]
     fn agrees_with_phonenumber_on_every_example() {
         let mut checked = 0;
@@ -181,11 +190,19 @@ mod tests {
                         else {
                             continue;
                         };
+                        let kind = number_type(&number);
                         assert_eq!(
-                            number_type(&number),
+                            kind,
                             number.number_type(&DATABASE),
                             "+{code} {national} ({region})"
                         );
+                        if kind != Type::Unknown {
+                            assert_eq!(
+                                e164(&number),
+                                number.format().mode(phonenumber::Mode::E164).to_string(),
+                                "+{code} {national} ({region})"
+                            );
+                        }
                         checked += 1;
                     }
                 }

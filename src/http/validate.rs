@@ -10,7 +10,7 @@ use std::str::FromStr;
 use jiff::{SignedDuration, Timestamp};
 use kori_smpp::segment::{SplitMethod, SplitOptions, count_segments};
 use kori_smpp::text::{Encoding, EncodingChoice, TextError, choose};
-use phonenumber::{Mode, Type};
+use phonenumber::Type;
 use serde::Deserialize;
 
 use super::error::ApiError;
@@ -183,7 +183,7 @@ fn mobile_number(input: &str, region: phonenumber::country::Id) -> Result<String
             )));
         }
     }
-    Ok(number.format().mode(Mode::E164).to_string())
+    Ok(super::phone::e164(&number))
 }
 
 fn type_name(t: Type) -> &'static str {

@@ -13,7 +13,7 @@
 //!
 //! The group's writes stay in memory (the *active* layer, `overlay.rs`) until they are
 //! *materialized* (`journal.rs`): written into their trees on another blocking thread, flushed
-//! by sled, and only then their journal segments deleted. A message accepted, handed over and submitted
+//! by sled, and only then their journal segments retired (deleted, or kept to be written over). A message accepted, handed over and submitted
 //! between two materializations is written to its tree once instead of three times, and index
 //! entries that come and go meanwhile (`due`) never reach a tree. Writes about to change again
 //! when a materialization starts (a message still queued or being submitted, its due entry)
@@ -27,7 +27,7 @@
 //! are cheap and run on the caller's thread; the scans (`in_state`, `callbacks_due`) are for
 //! startup and background loops.
 //!
-//! # Key layout (schema version 3)
+//! # Key layout (schema version 4)
 //!
 //! Integers are big-endian, so byte order is numeric order. A time is an `i64` of Unix
 //! milliseconds with its sign bit flipped, then big-endian (`T` below, 8 octets), so scans come
@@ -48,8 +48,9 @@
 //! | `meta` | `schema_version` | u32 |
 //!
 //! Committed writes not yet in their trees are in the journal's segment files
-//! (`<store>/journal/<number>.journal`, format in `journal.rs`); version 2 kept them in a
-//! `journal` tree, which the migration to version 3 applies and drops.
+//! (`<store>/journal/<number>.journal`, format in `journal.rs`; retired segments waiting to
+//! be reused are `<number>.spare`); version 2 kept them in a `journal` tree, which the
+//! migration to version 3 applies and drops. Version 4 records name their segment.
 //!
 //! A message is *open* while its state is not terminal and it is not done: a `submitted`
 //! message that asked for no receipt is done at submit, so it leaves the backlog and holds no
@@ -245,6 +246,7 @@ impl Store {
         let journal_dir = journal::dir(path);
         let next_segment = journal::replay(&db, &trees, &journal_dir)?;
         let journal = journal::Journal::create(&journal_dir, next_segment)?;
+        let spares = journal.spares();
         let messages_up_to = match trees.messages.last()? {
             Some((k, _)) => layout::id_from(tree::MESSAGES, &k)?,
             None => MessageId(0),
@@ -262,6 +264,7 @@ impl Store {
             layers: Default::default(),
             journal: Mutex::new(journal),
             journal_dir,
+            spares,
             materializing: Mutex::new(()),
             due_hint: Mutex::new(None),
             messages_up_to: Mutex::new(messages_up_to),

@@ -4,7 +4,7 @@ use super::StoreError;
 use super::layout::SCHEMA_VERSION_KEY;
 
 /// The layout this build writes (the module docs of `store` describe it).
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// One step: rewrites a store of version `i` into version `i + 1`, where `i` is the step's
 /// index in the table. Runs at open, before anything else reads the store.
@@ -18,7 +18,15 @@ pub(crate) type Migration = fn(&sled::Db) -> Result<(), StoreError>;
 /// writes that are only there. Version 3 moves the journal into segment files
 /// (`<store>/journal/`): the step applies what the version 2 tree still holds and drops it,
 /// and the raised version keeps a version 2 build from missing writes only in those files.
-pub(crate) const MIGRATIONS: &[Migration] = &[from_unversioned, add_journal, journal_to_files];
+/// Version 4 writes journal records that name their segment (segments are reused): version 3
+/// records are still read, so the step changes nothing, and the raised version keeps a
+/// version 3 build, which would call the new records damaged, away from the store.
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    from_unversioned,
+    add_journal,
+    journal_to_files,
+    records_name_their_segment,
+];
 
 const _: () = assert!(MIGRATIONS.len() == SCHEMA_VERSION as usize);
 
@@ -32,6 +40,10 @@ fn add_journal(_: &sled::Db) -> Result<(), StoreError> {
 
 fn journal_to_files(db: &sled::Db) -> Result<(), StoreError> {
     super::journal::replay_tree(db)
+}
+
+fn records_name_their_segment(_: &sled::Db) -> Result<(), StoreError> {
+    Ok(())
 }
 
 /// Brings the store to `SCHEMA_VERSION`, or refuses one that is newer. A new (empty) store gets

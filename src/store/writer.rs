@@ -124,6 +124,8 @@ pub(crate) struct Shared {
     pub(crate) journal: Mutex<Journal>,
     /// Where the journal's segments are.
     pub(crate) journal_dir: PathBuf,
+    /// Retired segments the journal reuses; materializations make them.
+    pub(crate) spares: Arc<journal::Spares>,
     /// Held while the frozen layer is being materialized, and by whatever must not overlap one
     /// (backup, close).
     pub(crate) materializing: Mutex<()>,
@@ -206,7 +208,14 @@ impl Shared {
                     .unwrap_or_else(PoisonError::into_inner);
                 *up_to = (*up_to).max(greatest);
             }
-            journal::materialize(&self.db, &self.trees, &layer, &self.journal_dir, upto)?;
+            journal::materialize(
+                &self.db,
+                &self.trees,
+                &layer,
+                &self.journal_dir,
+                upto,
+                Some(&self.spares),
+            )?;
             self.layers
                 .write()
                 .unwrap_or_else(PoisonError::into_inner)
