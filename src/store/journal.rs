@@ -320,7 +320,7 @@ fn decode_into(entries: &[u8], into: &mut Layer) -> Result<(), StoreError> {
         let id = TreeId::from_number(number)
             .ok_or_else(|| damaged(format!("unknown tree number {number}")))?;
         let key_len = length(&mut rest)?;
-        let key = take(&mut rest, key_len)?.to_vec();
+        let key = take(&mut rest, key_len)?;
         let value = match take(&mut rest, 1)?[0] {
             0 => None,
             1 => {
@@ -582,7 +582,7 @@ mod tests {
         for i in 0u32..2_000 {
             group.put(
                 TreeId::Messages,
-                i.to_be_bytes().to_vec(),
+                i.to_be_bytes(),
                 Some(IVec::from(vec![7u8; 40])),
             );
         }

@@ -10,8 +10,14 @@
 use super::StoreError;
 use super::layout::tree;
 use sled::IVec;
+use smallvec::SmallVec;
 use std::collections::BTreeMap;
 use std::ops::Bound;
+
+/// A key in a layer, held inline up to 24 octets (ids, due and callback keys; longer ones,
+/// carrier and idempotency keys, go to the heap): a layer holds up to hundreds of thousands
+/// of keys, and a lookup compares a dozen or more of them without following a pointer each.
+type LayerKey = SmallVec<[u8; 24]>;
 
 /// The trees the journal covers: every tree but `meta` (written only at open, by the schema
 /// check). The discriminant is the tree's number in a journal record.
@@ -95,7 +101,7 @@ pub(crate) struct WriteKind {
 /// Newest values of some keys, per tree. `None` is a removal.
 #[derive(Default, Debug)]
 pub(crate) struct Layer {
-    trees: [BTreeMap<Vec<u8>, Entry>; TREES],
+    trees: [BTreeMap<LayerKey, Entry>; TREES],
     len: usize,
 }
 
@@ -115,12 +121,12 @@ impl Layer {
     }
 
     /// Sets `key` to `value` (`None`: removes it).
-    pub(crate) fn put(&mut self, id: TreeId, key: Vec<u8>, value: Option<IVec>) {
+    pub(crate) fn put(&mut self, id: TreeId, key: impl AsRef<[u8]>, value: Option<IVec>) {
         self.put_as(id, key, value, WriteKind::default());
     }
 
     /// Sets `key`, which the caller knows no layer below this one and no tree holds.
-    pub(crate) fn put_new(&mut self, id: TreeId, key: Vec<u8>, value: IVec) {
+    pub(crate) fn put_new(&mut self, id: TreeId, key: impl AsRef<[u8]>, value: IVec) {
         let kind = WriteKind {
             new: true,
             hot: false,
@@ -132,7 +138,7 @@ impl Layer {
     pub(crate) fn put_as(
         &mut self,
         id: TreeId,
-        key: Vec<u8>,
+        key: impl AsRef<[u8]>,
         value: Option<IVec>,
         kind: WriteKind,
     ) {
@@ -142,10 +148,10 @@ impl Layer {
             carried: false,
             value,
         };
-        self.merge(id, key, entry);
+        self.merge(id, LayerKey::from_slice(key.as_ref()), entry);
     }
 
-    fn merge(&mut self, id: TreeId, key: Vec<u8>, entry: Entry) {
+    fn merge(&mut self, id: TreeId, key: LayerKey, entry: Entry) {
         use std::collections::btree_map::Entry as Slot;
         match self.trees[id.index()].entry(key) {
             Slot::Vacant(slot) => {

@@ -220,22 +220,21 @@ impl<'a> Tx<'a> {
     }
 
     fn insert(&mut self, id: TreeId, key: &[u8], value: impl Into<IVec>) {
-        self.writes.put(id, key.to_vec(), Some(value.into()));
+        self.writes.put(id, key, Some(value.into()));
     }
 
     /// Sets `key`, which nothing in the store holds yet (see `Layer::put_new`).
     fn insert_new(&mut self, id: TreeId, key: &[u8], value: impl Into<IVec>) {
-        self.writes.put_new(id, key.to_vec(), value.into());
+        self.writes.put_new(id, key, value.into());
     }
 
     /// Sets `key`, taken as `kind` says (see `overlay::WriteKind`).
     fn insert_as(&mut self, id: TreeId, key: &[u8], value: impl Into<IVec>, kind: WriteKind) {
-        self.writes
-            .put_as(id, key.to_vec(), Some(value.into()), kind);
+        self.writes.put_as(id, key, Some(value.into()), kind);
     }
 
     fn remove(&mut self, id: TreeId, key: &[u8]) {
-        self.writes.put(id, key.to_vec(), None);
+        self.writes.put(id, key, None);
     }
 
     fn record(&self, id: MessageId) -> TxResult<Option<MessageRecord>> {
