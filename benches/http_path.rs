@@ -1,9 +1,10 @@
 //! The whole path, end to end: HTTP → disk → SMPP → `submit_sm_resp`.
 //!
-//! The daemon (`Daemon::start`, as `korid run` builds it) runs on its own 2-worker tokio
-//! runtime with a store in a temporary directory on disk (`StoreLocation::Path`, so every
-//! flush is a real fsync), one carrier (window 512, no rate limit) bound to the in-repo sink
-//! (the simulator with receipts off). The load (keep-alive HTTP/1.1 clients, one hyper
+//! The daemon (`Daemon::start`, as `korid run` builds it) runs on its own tokio runtime with
+//! `korid run`'s workers (`app::daemon_worker_threads`: one on 2 CPUs), with a store in a
+//! temporary directory on disk (`StoreLocation::Path`, so every flush is a real fsync), one
+//! carrier (window 512, no rate limit) bound to the in-repo sink (the simulator with
+//! receipts off). The load (keep-alive HTTP/1.1 clients, one hyper
 //! connection each) and the sink run together on a separate single-threaded runtime on one
 //! more OS thread, so that their CPU time can be told apart from the daemon's.
 //!
@@ -289,11 +290,12 @@ fn setup() -> Bench {
         .unwrap();
     let sink = sink_rx.recv().unwrap();
 
-    let daemon_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    // As `korid run` builds it (one worker on 2 CPUs: a core is left to the store writer).
+    let mut daemon_rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = kori::app::daemon_worker_threads() {
+        daemon_rt.worker_threads(workers);
+    }
+    let daemon_rt = daemon_rt.enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let daemon = daemon_rt.block_on(async {
         let mut carrier = CarrierConfig::new("sink", "127.0.0.1", sink.port());
