@@ -567,6 +567,13 @@ pub(crate) fn replay_tree(db: &sled::Db) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
+    /// A group of one write: `due` entry `[key]` set to `value`.
+    fn due(key: u8, value: &[u8]) -> Layer {
+        let mut group = Layer::default();
+        group.put(TreeId::Due, [key], Some(IVec::from(value)));
+        group
+    }
+
     fn temp() -> (sled::Db, Trees, tempfile::TempDir) {
         let db = sled::Config::new().temporary(true).open().unwrap();
         let trees = Trees::open(&db).unwrap();
@@ -610,8 +617,7 @@ mod tests {
         first.put(TreeId::Due, vec![9], None);
         journal.append(&first).unwrap();
         assert_eq!(journal.rotate().unwrap(), 1);
-        let mut second = Layer::default();
-        second.put(TreeId::Due, vec![1], Some(IVec::from(b"new")));
+        let second = due(1, b"new");
         journal.append(&second).unwrap();
         journal.sync().unwrap();
         drop(journal);
@@ -623,27 +629,29 @@ mod tests {
         assert_eq!(replay(&db, &trees, dir.path()).unwrap(), 0);
     }
 
+    /// Makes the file at `path` `by` octets longer (zeros) or shorter.
+    fn resize(path: &Path, by: i64) {
+        let len = fs::metadata(path).unwrap().len();
+        OpenOptions::new()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_len(len.checked_add_signed(by).unwrap())
+            .unwrap();
+    }
+
     #[test]
     fn a_torn_last_record_is_ignored_and_the_ones_before_it_applied() {
         let (db, trees, dir) = temp();
         let mut journal = Journal::create(dir.path(), 4).unwrap();
-        let mut kept = Layer::default();
-        kept.put(TreeId::Due, vec![1], Some(IVec::from(b"kept")));
+        let kept = due(1, b"kept");
         journal.append(&kept).unwrap();
-        let mut torn = Layer::default();
-        torn.put(TreeId::Due, vec![2], Some(IVec::from(b"torn")));
+        let torn = due(2, b"torn");
         journal.append(&torn).unwrap();
         journal.sync().unwrap();
         drop(journal);
         // The machine stopped in the middle of the second record.
-        let path = segment_path(dir.path(), 4);
-        let len = fs::metadata(&path).unwrap().len();
-        OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_len(len - 3)
-            .unwrap();
+        resize(&segment_path(dir.path(), 4), -3);
         assert_eq!(replay(&db, &trees, dir.path()).unwrap(), 5);
         assert_eq!(trees.due.get([1]).unwrap(), Some(IVec::from(b"kept")));
         assert_eq!(trees.due.get([2]).unwrap(), None);
@@ -653,12 +661,10 @@ mod tests {
     fn a_record_failing_its_checksum_ends_the_segment_not_the_journal() {
         let (db, trees, dir) = temp();
         let mut journal = Journal::create(dir.path(), 0).unwrap();
-        let mut bad = Layer::default();
-        bad.put(TreeId::Due, vec![1], Some(IVec::from(b"bad")));
+        let bad = due(1, b"bad");
         journal.append(&bad).unwrap();
         journal.rotate().unwrap();
-        let mut good = Layer::default();
-        good.put(TreeId::Due, vec![2], Some(IVec::from(b"good")));
+        let good = due(2, b"good");
         journal.append(&good).unwrap();
         journal.sync().unwrap();
         drop(journal);
@@ -676,12 +682,10 @@ mod tests {
     fn materialize_removes_only_the_segments_below_the_freeze() {
         let (db, trees, dir) = temp();
         let mut journal = Journal::create(dir.path(), 0).unwrap();
-        let mut frozen = Layer::default();
-        frozen.put(TreeId::Due, vec![1], Some(IVec::from(b"frozen")));
+        let frozen = due(1, b"frozen");
         journal.append(&frozen).unwrap();
         let upto = journal.rotate().unwrap();
-        let mut active = Layer::default();
-        active.put(TreeId::Due, vec![2], Some(IVec::from(b"active")));
+        let active = due(2, b"active");
         journal.append(&active).unwrap();
         journal.sync().unwrap();
         materialize(&db, &trees, &frozen, dir.path(), upto, None).unwrap();
@@ -700,8 +704,7 @@ mod tests {
         let (_db, _trees, dir) = temp();
         let mut journal = Journal::create(dir.path(), 0).unwrap();
         journal.broken = true;
-        let mut group = Layer::default();
-        group.put(TreeId::Due, vec![1], Some(IVec::from(b"x")));
+        let group = due(1, b"x");
         journal.append(&group).unwrap();
         assert_eq!(journal.segment, 1);
         assert!(!journal.broken);
@@ -764,19 +767,12 @@ mod tests {
     fn zeros_after_the_records_end_the_segment() {
         let (db, trees, dir) = temp();
         let mut journal = Journal::create(dir.path(), 0).unwrap();
-        let mut group = Layer::default();
-        group.put(TreeId::Due, vec![1], Some(IVec::from(b"kept")));
+        let group = due(1, b"kept");
         journal.append(&group).unwrap();
         journal.sync().unwrap();
         drop(journal);
         let path = segment_path(dir.path(), 0);
-        let len = fs::metadata(&path).unwrap().len();
-        OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_len(len + 4096)
-            .unwrap();
+        resize(&path, 4096);
         let read = read_segment(&path, 0, &mut Layer::default()).unwrap();
         assert_eq!(read, (1, End::Zeros));
         assert_eq!(replay(&db, &trees, dir.path()).unwrap(), 1);
@@ -816,8 +812,7 @@ mod tests {
         let old_len = fs::metadata(&path).unwrap().len();
         assert!(old_len > 0);
         // A record shorter than the old ones: the rest of the file is segment 0's.
-        let mut short = Layer::default();
-        short.put(TreeId::Due, vec![200], Some(IVec::from(b"new")));
+        let short = due(200, b"new");
         journal.append(&short).unwrap();
         journal.sync().unwrap();
         assert_eq!(fs::metadata(&path).unwrap().len(), old_len);
@@ -838,10 +833,8 @@ mod tests {
     /// was as long as the new one) names its segment, and ends the replay.
     #[test]
     fn a_record_naming_another_segment_ends_the_segment() {
-        let mut old = Layer::default();
-        old.put(TreeId::Due, vec![1], Some(IVec::from(b"old")));
-        let mut new = Layer::default();
-        new.put(TreeId::Due, vec![2], Some(IVec::from(b"new")));
+        let old = due(1, b"old");
+        let new = due(2, b"new");
         let mut bytes = Vec::new();
         let mut record = Vec::new();
         encode_record(&mut record, 9, &new).unwrap();
@@ -861,8 +854,7 @@ mod tests {
     fn at_most_the_kept_number_of_spares_is_kept() {
         let (db, trees, dir) = temp();
         let mut journal = Journal::create(dir.path(), 0).unwrap();
-        let mut group = Layer::default();
-        group.put(TreeId::Due, vec![1], Some(IVec::from(b"x")));
+        let group = due(1, b"x");
         for _ in 0..4 {
             journal.append(&group).unwrap();
             journal.rotate().unwrap();
