@@ -131,12 +131,17 @@ fn damaged(detail: impl Into<String>) -> StoreError {
 
 /// The file of segment `number`.
 fn segment_path(dir: &Path, number: u64) -> PathBuf {
-    dir.join(format!("{number:020}.{EXTENSION}"))
+    numbered_path(dir, number, EXTENSION)
 }
 
 /// The spare made of segment `number`.
 fn spare_path(dir: &Path, number: u64) -> PathBuf {
-    dir.join(format!("{number:020}.{SPARE_EXTENSION}"))
+    numbered_path(dir, number, SPARE_EXTENSION)
+}
+
+/// The file named by `number` with `extension`, as [`numbered`] lists them.
+fn numbered_path(dir: &Path, number: u64, extension: &str) -> PathBuf {
+    dir.join(format!("{number:020}.{extension}"))
 }
 
 /// The files in `dir` with extension `extension` and a number for a name, by number. Other
@@ -276,24 +281,26 @@ impl Journal {
 /// entry durable.
 fn open_segment(dir: &Path, number: u64, spares: &Spares) -> Result<File, StoreError> {
     let path = segment_path(dir, number);
-    if let Some(spare) = spares.take() {
-        match fs::rename(&spare, &path) {
-            Ok(()) => {
-                let file = OpenOptions::new().write(true).open(&path)?;
-                sync_dir(dir)?;
-                return Ok(file);
-            }
+    let reused = spares
+        .take()
+        .is_some_and(|spare| match fs::rename(&spare, &path) {
+            Ok(()) => true,
             Err(e) => {
-                tracing::warn!(spare = %spare.display(), error = %e, "cannot reuse a spare journal segment; creating one");
+                tracing::warn!(
+                    spare = %spare.display(),
+                    error = %e,
+                    "cannot reuse a spare journal segment; creating one"
+                );
                 let _ = fs::remove_file(&spare);
+                false
             }
-        }
+        });
+    let mut options = OpenOptions::new();
+    options.write(true);
+    if !reused {
+        options.create(true).truncate(true);
     }
-    let file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .open(&path)?;
+    let file = options.open(&path)?;
     sync_dir(dir)?;
     Ok(file)
 }

@@ -13,8 +13,9 @@
 //!
 //! The group's writes stay in memory (the *active* layer, `overlay.rs`) until they are
 //! *materialized* (`journal.rs`): written into their trees on another blocking thread, flushed
-//! by sled, and only then their journal segments retired (deleted, or kept to be written over). A message accepted, handed over and submitted
-//! between two materializations is written to its tree once instead of three times, and index
+//! by sled, and only then their journal segments retired (deleted, or kept to be written
+//! over). A message accepted, handed over and submitted between two materializations is
+//! written to its tree once instead of three times, and index
 //! entries that come and go meanwhile (`due`) never reach a tree. Writes about to change again
 //! when a materialization starts (a message still queued or being submitted, its due entry)
 //! stay in memory over that one, journaled again. Materialization starts at 50,000 writes or
@@ -263,7 +264,6 @@ impl Store {
             flushes: AtomicU64::new(0),
             layers: Default::default(),
             journal: Mutex::new(journal),
-            journal_dir,
             spares,
             materializing: Mutex::new(()),
             due_hint: Mutex::new(None),

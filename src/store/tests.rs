@@ -261,7 +261,7 @@ async fn whole_life_keeps_indexes_in_step() {
     assert!(store.shared.trees.carrier_keys.is_empty());
     assert!(store.shared.trees.receipt_wait.is_empty());
     assert!(store.shared.trees.due.is_empty());
-    assert!(journal::is_empty(&store.shared.journal_dir));
+    assert!(journal::is_empty(&store.shared.journal_dir()));
     assert_eq!(store.get(id).unwrap(), Some(m));
 }
 
@@ -830,12 +830,12 @@ async fn writes_reach_the_trees_once_and_reads_see_them_throughout() {
     store.accept(vec![message(1, 100, 1)], None).await.unwrap();
     // Durable in the journal, not yet in the trees; readers see it all the same.
     assert!(store.shared.trees.messages.is_empty());
-    assert!(!journal::is_empty(&store.shared.journal_dir));
+    assert!(!journal::is_empty(&store.shared.journal_dir()));
     assert_eq!(store.due(100, 10).unwrap(), vec![id]);
     store.materialize_now();
     assert_eq!(store.shared.trees.messages.len(), 1);
     assert_eq!(store.shared.trees.due.len(), 1);
-    assert!(journal::is_empty(&store.shared.journal_dir));
+    assert!(journal::is_empty(&store.shared.journal_dir()));
     // Dispatched and submitted between materializations: the due entry comes and goes in
     // memory; the trees get the last state.
     store.transition(id, dispatched(), 100).await.unwrap();
@@ -882,7 +882,7 @@ async fn a_crash_before_materialization_loses_nothing() {
     writer.await.unwrap();
     let store = Store::open(&dir.0).unwrap();
     assert!(
-        journal::is_empty(&store.shared.journal_dir),
+        journal::is_empty(&store.shared.journal_dir()),
         "replayed at open"
     );
     assert_eq!(store.shared.trees.messages.len(), 3);
@@ -990,7 +990,7 @@ async fn a_message_still_queued_is_kept_over_one_materialization() {
             .is_some()
     );
     assert!(store.shared.trees.due.is_empty());
-    assert!(!journal::is_empty(&store.shared.journal_dir));
+    assert!(!journal::is_empty(&store.shared.journal_dir()));
     assert_eq!(store.due(i64::MAX, 10).unwrap(), vec![queued]);
     // Handed over meanwhile: its due entry never reaches a tree.
     store.transition(queued, dispatched(), 2).await.unwrap();
@@ -1021,7 +1021,7 @@ async fn a_kept_write_goes_to_its_tree_at_the_second_materialization() {
     store.materialize_once();
     assert_eq!(store.shared.trees.messages.len(), 1);
     assert_eq!(store.shared.trees.due.len(), 1);
-    assert!(journal::is_empty(&store.shared.journal_dir));
+    assert!(journal::is_empty(&store.shared.journal_dir()));
 }
 
 #[tokio::test]

@@ -122,8 +122,6 @@ pub(crate) struct Shared {
     pub(crate) layers: RwLock<Layers>,
     /// The journal segment being appended to (only the writer appends).
     pub(crate) journal: Mutex<Journal>,
-    /// Where the journal's segments are.
-    pub(crate) journal_dir: PathBuf,
     /// Retired segments the journal reuses; materializations make them.
     pub(crate) spares: Arc<journal::Spares>,
     /// Held while the frozen layer is being materialized, and by whatever must not overlap one
@@ -180,6 +178,11 @@ impl Shared {
         Ok(true)
     }
 
+    /// Where the journal's segments are.
+    pub(crate) fn journal_dir(&self) -> PathBuf {
+        journal::dir(&self.path)
+    }
+
     pub(crate) fn journal(&self) -> MutexGuard<'_, Journal> {
         self.journal.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -212,7 +215,7 @@ impl Shared {
                 &self.db,
                 &self.trees,
                 &layer,
-                &self.journal_dir,
+                &self.journal_dir(),
                 upto,
                 Some(&self.spares),
             )?;
@@ -724,7 +727,7 @@ fn commit(shared: &Shared, batch: Vec<Request>) -> Continue {
 fn backup(shared: &Shared, to: &std::path::Path) -> Result<(), StoreError> {
     let _no_materialization = shared.materialize_lock();
     backup_trees(&shared.trees, to)?;
-    let copied = journal::copy(&shared.journal_dir, &journal::dir(to));
+    let copied = journal::copy(&shared.journal_dir(), &journal::dir(to));
     if copied.is_err() {
         remove_failed_backup(to);
     }
