@@ -95,12 +95,24 @@ pub fn apply(
     event: &Event,
     now: UnixMillis,
 ) -> Result<Message, IllegalTransition> {
+    let mut next = message.clone();
+    apply_in_place(&mut next, event, now)?;
+    Ok(next)
+}
+
+/// [`apply`] to the message itself (the store's writer: no copy of the message per event).
+/// An event that does not apply leaves it unchanged: every check comes before any change.
+pub fn apply_in_place(
+    next: &mut Message,
+    event: &Event,
+    now: UnixMillis,
+) -> Result<(), IllegalTransition> {
     use MessageState::*;
+    let from = next.state;
     let illegal = || IllegalTransition {
-        from: message.state,
+        from,
         event: event.name(),
     };
-    let mut next = message.clone();
     let finish = |m: &mut Message, state: MessageState, error: Option<(&str, &str)>| {
         m.state = state;
         m.done_at = Some(now);
@@ -109,15 +121,15 @@ pub fn apply(
             detail: detail.to_owned(),
         });
     };
-    match (message.state, event) {
+    match (from, event) {
         (Queued, Event::Dispatched { carrier }) => {
             next.state = Submitting;
             next.routed_to = Some(carrier.clone());
             next.attempts += 1;
         }
-        (Queued, Event::Cancel) => finish(&mut next, Cancelled, None),
+        (Queued, Event::Cancel) => finish(next, Cancelled, None),
         (Queued, Event::Expire) => finish(
-            &mut next,
+            next,
             Expired,
             Some((
                 "validity-expired",
@@ -125,7 +137,7 @@ pub fn apply(
             )),
         ),
         (Queued | Submitting, Event::GiveUp { reason }) => {
-            finish(&mut next, Failed, Some(("gave-up", reason)))
+            finish(next, Failed, Some(("gave-up", reason)))
         }
         (
             Submitting,
@@ -149,7 +161,7 @@ pub fn apply(
                 .collect();
             next.state = Submitted;
             next.submitted_at = Some(now);
-            if !message.receipt {
+            if !next.receipt {
                 // Nothing more will come: the carrier took it, and that is all Kori will know.
                 next.done_at = Some(now);
             }
@@ -159,10 +171,10 @@ pub fn apply(
             next.due_at = *retry_at;
         }
         (Submitting, Event::Rejected { status }) => {
-            finish(&mut next, Rejected, Some(("submit-rejected", status)))
+            finish(next, Rejected, Some(("submit-rejected", status)))
         }
         (Submitting, Event::FateUnknown) => finish(
-            &mut next,
+            next,
             Unknown,
             Some((
                 "fate-unknown",
@@ -186,18 +198,18 @@ pub fn apply(
             }
             slot.state = *state;
             slot.error_code = error_code.clone();
-            if let Some(outcome) = settle(&next) {
+            if let Some(outcome) = settle(next) {
                 let error = match outcome {
                     Delivered => None,
                     Undeliverable => Some(("undeliverable", "a segment could not be delivered")),
                     Expired => Some(("expired", "the carrier let a segment expire")),
                     _ => Some(("receipt-unknown", "the receipt's state is UNKNOWN")),
                 };
-                finish(&mut next, outcome, error);
+                finish(next, outcome, error);
             }
         }
         (Submitted, Event::ReceiptTimeout) => finish(
-            &mut next,
+            next,
             Unknown,
             Some((
                 "receipt-timeout",
@@ -206,7 +218,7 @@ pub fn apply(
         ),
         _ => return Err(illegal()),
     }
-    Ok(next)
+    Ok(())
 }
 
 /// The message's final state once its parts decide it: undeliverable as soon as one part is,
@@ -301,6 +313,35 @@ mod tests {
                         "{from} + {} should be illegal, got {got:?}",
                         event.name()
                     ),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_event_that_does_not_apply_leaves_the_message_as_it_was() {
+        // Every state and event, with the message's parts in every state too (receipts for a
+        // part that is already final, or out of range, are refused after a lookup).
+        let mut messages: Vec<Message> = MessageState::ALL
+            .into_iter()
+            .map(|s| message(s, 2))
+            .collect();
+        for part_state in [PartState::Submitted, PartState::Delivered] {
+            let mut m = submitted(2);
+            m.parts[0].state = part_state;
+            messages.push(m);
+        }
+        let mut events = events();
+        events.push(Event::Receipt {
+            part: 5,
+            state: PartState::Delivered,
+            error_code: None,
+        });
+        for original in &messages {
+            for event in &events {
+                let mut changed = original.clone();
+                if apply_in_place(&mut changed, event, 7).is_err() {
+                    assert_eq!(&changed, original, "{} + {}", original.state, event.name());
                 }
             }
         }

@@ -9,7 +9,7 @@
 use super::layout::{self, tree};
 use super::overlay::{self, Layer, TreeId, WriteKind};
 use super::{CallbackRecord, IdempotencyRecord, StoreError, Transition};
-use crate::outbox::{Event, Message, MessageId, MessageState, UnixMillis, apply};
+use crate::outbox::{Event, Message, MessageId, MessageState, UnixMillis, apply_in_place};
 use serde::{Deserialize, Serialize};
 use sled::IVec;
 use std::borrow::Cow;
@@ -94,6 +94,24 @@ impl Entries {
     }
 }
 
+/// What a stored record adds to the indexes and the counters, taken before an event changes
+/// it: what writing its next version removes.
+struct Indexed {
+    entries: Entries,
+    state: MessageState,
+    open: bool,
+}
+
+impl Indexed {
+    fn of(rec: RecordRef<'_>) -> Self {
+        Self {
+            entries: Entries::of(rec),
+            state: rec.message.state,
+            open: is_open(rec.message),
+        }
+    }
+}
+
 /// Changes to the counters within one request, written once at its end.
 #[derive(Default)]
 pub(crate) struct Counts {
@@ -102,13 +120,13 @@ pub(crate) struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, m: &Message, sign: i64) {
+    fn add(&mut self, state: MessageState, open: bool, sign: i64) {
         let i = MessageState::ALL
             .iter()
-            .position(|s| *s == m.state)
+            .position(|s| *s == state)
             .expect("MessageState::ALL lists every state");
         self.states[i] += sign;
-        if is_open(m) {
+        if open {
             self.open += sign;
         }
     }
@@ -175,7 +193,7 @@ impl Trees {
         for item in self.messages.iter() {
             let (_, v) = item?;
             let rec: MessageRecord = layout::decode(tree::MESSAGES, &v)?;
-            counts.add(&rec.message, 1);
+            counts.add(rec.message.state, is_open(&rec.message), 1);
         }
         let mut batch = sled::Batch::default();
         for (state, n) in MessageState::ALL.iter().zip(counts.states) {
@@ -247,12 +265,13 @@ impl<'a> Tx<'a> {
     /// Writes `new` in place of `old` with its index entries, and notes the counter changes.
     fn put(
         &mut self,
-        old: Option<&MessageRecord>,
+        old: Option<Indexed>,
         new: RecordRef<'_>,
         counts: &mut Counts,
     ) -> TxResult<()> {
+        let old_state = old.as_ref().map(|o| o.state);
         if let Some(old) = old {
-            let entries = Entries::of(old.into());
+            let entries = old.entries;
             if let Some(k) = entries.due {
                 self.remove(TreeId::Due, &k);
             }
@@ -265,7 +284,7 @@ impl<'a> Tx<'a> {
                     self.remove(TreeId::CarrierKeys, &k);
                 }
             }
-            counts.add(&old.message, -1);
+            counts.add(old.state, old.open, -1);
         }
         let id = new.message.id;
         let record = layout::encode(tree::MESSAGES, &new)?;
@@ -277,7 +296,7 @@ impl<'a> Tx<'a> {
             MessageState::Queued | MessageState::Submitting
         );
         let kind = |hot| WriteKind {
-            new: old.is_none(),
+            new: old_state.is_none(),
             hot,
         };
         self.insert_as(TreeId::Messages, &layout::id_key(id), record, kind(in_flux));
@@ -286,7 +305,7 @@ impl<'a> Tx<'a> {
         }
         if let Some(k) = entries.receipt_wait {
             // Carries the time of the message's one entry into `submitted`: new then.
-            if old.is_some_and(|o| o.message.state != MessageState::Submitted) {
+            if old_state.is_some_and(|state| state != MessageState::Submitted) {
                 self.insert_new(TreeId::ReceiptWait, &k, &[]);
             } else {
                 self.insert(TreeId::ReceiptWait, &k, &[]);
@@ -295,7 +314,7 @@ impl<'a> Tx<'a> {
         for (k, v) in entries.carrier {
             self.insert(TreeId::CarrierKeys, &k, &v[..]);
         }
-        counts.add(new.message, 1);
+        counts.add(new.message.state, is_open(new.message), 1);
         Ok(())
     }
 
@@ -412,21 +431,26 @@ impl<'a> Tx<'a> {
     fn transition_one(
         &mut self,
         id: MessageId,
-        old: MessageRecord,
+        mut record: MessageRecord,
         event: &Event,
         now: UnixMillis,
         counts: &mut Counts,
     ) -> TxResult<Transition> {
-        let message = match apply(&old.message, event, now) {
-            Ok(message) => message,
-            Err(illegal) => return Ok(Transition::Illegal(illegal)),
-        };
+        // The event changes the decoded record itself; what it indexed is taken first.
+        let indexed = Indexed::of((&record).into());
+        let before = record.message.state;
+        if let Err(illegal) = apply_in_place(&mut record.message, event, now) {
+            return Ok(Transition::Illegal(illegal));
+        }
+        let MessageRecord {
+            message,
+            carrier_keys: old_keys,
+            mut next_callback_seq,
+        } = record;
         let carrier_keys: &[String] = match event {
             Event::SubmitOk { keys, .. } => keys,
-            _ => &old.carrier_keys,
+            _ => &old_keys,
         };
-        let mut next_callback_seq = old.next_callback_seq;
-        let before = old.message.state;
         if message.state != before && message.callback_url.is_some() {
             let seq = next_callback_seq;
             let callback = CallbackRecord {
@@ -447,7 +471,7 @@ impl<'a> Tx<'a> {
             carrier_keys,
             next_callback_seq,
         };
-        self.put(Some(&old), new, counts)?;
+        self.put(Some(indexed), new, counts)?;
         Ok(Transition::Applied { before, message })
     }
 
