@@ -8,6 +8,7 @@ mod crash;
 mod demo;
 mod http;
 mod interop_npm;
+mod interop_smpplib;
 mod openapi;
 mod outbox;
 mod session;
