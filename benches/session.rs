@@ -1,7 +1,9 @@
-//! Session throughput: one bind, window 512, Kori's carrier session against the in-repo sink
-//! (the simulator with receipts off), both on one 2-worker tokio runtime on the same machine.
-//! Each iteration submits a batch of messages through `Carrier::send` from 1,024 concurrent
-//! callers and waits for every `submit_sm_resp`.
+//! Session throughput: one bind, window 512, against the in-repo sink (the simulator with
+//! receipts off), both on one 2-worker tokio runtime on the same machine. Each iteration
+//! submits a batch of messages from 1,024 concurrent callers and waits for every
+//! `submit_sm_resp`: through Kori's carrier session (`Carrier::send`), and, in the same run
+//! against the same sink, through the `smpp34` crate's client session
+//! (`SMSC::send_submit_sm_pdu`) with the same window and the same message.
 //!
 //! Run with `cargo bench --bench session`.
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -9,6 +11,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kori::sim::{ReceiptStyle, Sim, SimConfig};
 use kori::smpp::{Carrier, CarrierConfig, OutMessage};
+use smpp34::client::{BIND_TYPE, SMSC, SmppClient, SmppClientListener};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +21,40 @@ use tokio_util::task::TaskTracker;
 
 const BATCH: usize = 102_400;
 const CALLERS: usize = 1_024;
+const WINDOW: u32 = 512;
+const TEXT: &str = "Hei Aino, ostoskorisi odottaa: https://shop.example/k/c/8fK2a Vastaa STOP";
+
+/// smpp34's client hands the bound session to its listener.
+struct BoundSession(std::sync::Mutex<Option<tokio::sync::oneshot::Sender<SMSC>>>);
+
+#[async_trait::async_trait]
+impl SmppClientListener for BoundSession {
+    async fn on_smsc_bound(&self, smsc: SMSC, _session_id: &String) {
+        if let Some(bound) = self.0.lock().unwrap().take() {
+            let _ = bound.send(smsc);
+        }
+    }
+}
+
+/// `submit_sm`s from `CALLERS` tasks until `BATCH` are answered, each through `submit`.
+async fn from_callers<F, Fut>(submit: F)
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let mut callers = Vec::with_capacity(CALLERS);
+    for _ in 0..CALLERS {
+        let submit = submit.clone();
+        callers.push(tokio::spawn(async move {
+            for _ in 0..BATCH / CALLERS {
+                submit().await;
+            }
+        }));
+    }
+    for caller in callers {
+        caller.await.unwrap();
+    }
+}
 
 fn one_bind(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -25,7 +62,7 @@ fn one_bind(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let (carrier, message, _sim, _events) = runtime.block_on(async {
+    let (carrier, message, sim, _events) = runtime.block_on(async {
         let sim = Sim::start(SimConfig {
             receipts: ReceiptStyle::None,
             ..SimConfig::default()
@@ -33,21 +70,15 @@ fn one_bind(c: &mut Criterion) {
         .await
         .unwrap();
         let mut config = CarrierConfig::new("sink", "127.0.0.1", sim.addr().port());
-        config.window = NonZeroU32::new(512).unwrap();
+        config.window = NonZeroU32::new(WINDOW).unwrap();
         config.tps = NonZeroU32::new(100_000_000).unwrap();
         config.response_timeout = Duration::from_secs(60);
         let (tx, events) = mpsc::channel(1024);
         let carrier = Carrier::start(config, tx, &CancellationToken::new(), &TaskTracker::new());
         carrier.wait_up().await;
-        let message = OutMessage::from_text(
-            carrier.config(),
-            "DemoShop",
-            "+358401234567",
-            "Hei Aino, ostoskorisi odottaa: https://shop.example/k/c/8fK2a Vastaa STOP",
-            None,
-            0,
-        )
-        .unwrap();
+        let message =
+            OutMessage::from_text(carrier.config(), "DemoShop", "+358401234567", TEXT, None, 0)
+                .unwrap();
         (carrier, message, sim, events)
     });
     let message = Arc::new(message);
@@ -59,21 +90,77 @@ fn one_bind(c: &mut Criterion) {
             runtime.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iterations {
-                    let mut callers = Vec::with_capacity(CALLERS);
-                    for _ in 0..CALLERS {
-                        let carrier = carrier.clone();
-                        let message = message.clone();
-                        callers.push(tokio::spawn(async move {
-                            for _ in 0..BATCH / CALLERS {
-                                let outcome =
-                                    carrier.send((*message).clone(), false).await.unwrap();
-                                assert!(outcome.all_accepted());
-                            }
-                        }));
-                    }
-                    for caller in callers {
-                        caller.await.unwrap();
-                    }
+                    let carrier = carrier.clone();
+                    let message = message.clone();
+                    from_callers(move || {
+                        let (carrier, message) = (carrier.clone(), message.clone());
+                        async move {
+                            let outcome = carrier.send((*message).clone(), false).await.unwrap();
+                            assert!(outcome.all_accepted());
+                        }
+                    })
+                    .await;
+                }
+                start.elapsed()
+            })
+        })
+    });
+
+    // The same bind through smpp34: the message as Kori's first (only) submit_sm carries it.
+    let (smsc, submit, _client) = runtime.block_on(async {
+        let (bound, session) = tokio::sync::oneshot::channel();
+        let mut client = SmppClient::new(
+            "127.0.0.1".into(),
+            sim.addr().port(),
+            false,
+            BIND_TYPE::TRX,
+            "smpp34".into(),
+            String::new(),
+            String::new(),
+            0,
+            0,
+            String::new(),
+            Arc::new(BoundSession(std::sync::Mutex::new(Some(bound)))),
+            WINDOW as usize,
+        );
+        client.start().await;
+        let smsc = session.await.unwrap();
+        let submit = smpp34::submit_sm::new(
+            0,
+            String::new(),
+            5, // alphanumeric
+            0,
+            "DemoShop".into(),
+            1, // international
+            1, // ISDN
+            "358401234567".into(),
+            0,
+            0,
+            0,
+            String::new(),
+            String::new(),
+            0,
+            0,
+            0,
+            0,
+            TEXT.as_bytes().to_vec(), // GSM 7-bit unpacked: these characters are their ASCII codes
+        );
+        (Arc::new(smsc), submit, client)
+    });
+    group.bench_function("smpp34_submit_sm_to_sink", |b| {
+        b.iter_custom(|iterations| {
+            runtime.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iterations {
+                    let (smsc, submit) = (smsc.clone(), submit.clone());
+                    from_callers(move || {
+                        let (smsc, submit) = (smsc.clone(), submit.clone());
+                        async move {
+                            let answer = smsc.send_submit_sm_pdu(submit).await.unwrap();
+                            assert!(answer.is_success());
+                        }
+                    })
+                    .await;
                 }
                 start.elapsed()
             })
