@@ -3,7 +3,9 @@
 //! submits a batch of messages from 1,024 concurrent callers and waits for every
 //! `submit_sm_resp`: through Kori's carrier session (`Carrier::send`), and, in the same run
 //! against the same sink, through the `smpp34` crate's client session
-//! (`SMSC::send_submit_sm_pdu`) with the same window and the same message.
+//! (`SMSC::send_submit_sm_pdu`) with the same window and the same message, and through
+//! `rusmpp`'s (`rusmppc::Client::submit_sm`; it has no window of its own, so a semaphore of
+//! the same 512 permits stands in for one).
 //!
 //! Run with `cargo bench --bench session`.
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -158,6 +160,69 @@ fn one_bind(c: &mut Criterion) {
                         async move {
                             let answer = smsc.send_submit_sm_pdu(submit).await.unwrap();
                             assert!(answer.is_success());
+                        }
+                    })
+                    .await;
+                }
+                start.elapsed()
+            })
+        })
+    });
+
+    // The same bind through rusmppc.
+    let (rusmpp_client, rusmpp_submit) = runtime.block_on(async {
+        use rusmpp::pdus::{BindTransceiver, SubmitSm};
+        use rusmpp::types::{COctetString, OctetString};
+        use rusmpp::values::{Npi, Ton};
+        use std::str::FromStr;
+        let stream = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
+        let (client, mut events) = rusmppc::ConnectionBuilder::new()
+            .no_enquire_link_interval()
+            .response_timeout(Duration::from_secs(60))
+            .disable_interface_version_check()
+            .connected(stream);
+        tokio::spawn(async move {
+            use futures_util::StreamExt;
+            while events.next().await.is_some() {}
+        });
+        client
+            .bind_transceiver(
+                BindTransceiver::builder()
+                    .system_id(COctetString::from_str("rusmpp").unwrap())
+                    .password(COctetString::empty())
+                    .system_type(COctetString::empty())
+                    .addr_ton(Ton::Unknown)
+                    .addr_npi(Npi::Unknown)
+                    .address_range(COctetString::empty())
+                    .build(),
+            )
+            .await
+            .unwrap();
+        let submit = SubmitSm::builder()
+            .source_addr_ton(Ton::Alphanumeric)
+            .source_addr_npi(Npi::Unknown)
+            .source_addr(COctetString::from_str("DemoShop").unwrap())
+            .dest_addr_ton(Ton::International)
+            .dest_addr_npi(Npi::Isdn)
+            .destination_addr(COctetString::from_str("358401234567").unwrap())
+            .short_message(OctetString::from_str(TEXT).unwrap())
+            .build();
+        (client, submit)
+    });
+    let rusmpp_window = Arc::new(tokio::sync::Semaphore::new(WINDOW as usize));
+    group.bench_function("rusmpp_submit_sm_to_sink", |b| {
+        b.iter_custom(|iterations| {
+            runtime.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iterations {
+                    let (client, submit) = (rusmpp_client.clone(), rusmpp_submit.clone());
+                    let window = rusmpp_window.clone();
+                    from_callers(move || {
+                        let (client, submit) = (client.clone(), submit.clone());
+                        let window = window.clone();
+                        async move {
+                            let _slot = window.acquire().await.unwrap();
+                            client.submit_sm(submit).await.unwrap();
                         }
                     })
                     .await;
