@@ -58,6 +58,29 @@ where
     }
 }
 
+/// The bench `name`: each iteration, `BATCH` submits from `CALLERS` tasks through `submit`.
+fn bench_bind<F, Fut>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    runtime: &tokio::runtime::Runtime,
+    name: &str,
+    submit: F,
+) where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    group.bench_function(name, |b| {
+        b.iter_custom(|iterations| {
+            runtime.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iterations {
+                    from_callers(submit.clone()).await;
+                }
+                start.elapsed()
+            })
+        })
+    });
+}
+
 fn one_bind(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -87,25 +110,12 @@ fn one_bind(c: &mut Criterion) {
     let mut group = c.benchmark_group("session_one_bind_window_512");
     group.throughput(Throughput::Elements(BATCH as u64));
     group.sample_size(10);
-    group.bench_function("submit_sm_to_sink", |b| {
-        b.iter_custom(|iterations| {
-            runtime.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iterations {
-                    let carrier = carrier.clone();
-                    let message = message.clone();
-                    from_callers(move || {
-                        let (carrier, message) = (carrier.clone(), message.clone());
-                        async move {
-                            let outcome = carrier.send((*message).clone(), false).await.unwrap();
-                            assert!(outcome.all_accepted());
-                        }
-                    })
-                    .await;
-                }
-                start.elapsed()
-            })
-        })
+    bench_bind(&mut group, &runtime, "submit_sm_to_sink", move || {
+        let (carrier, message) = (carrier.clone(), message.clone());
+        async move {
+            let outcome = carrier.send((*message).clone(), false).await.unwrap();
+            assert!(outcome.all_accepted());
+        }
     });
 
     // The same bind through smpp34: the message as Kori's first (only) submit_sm carries it.
@@ -149,25 +159,18 @@ fn one_bind(c: &mut Criterion) {
         );
         (Arc::new(smsc), submit, client)
     });
-    group.bench_function("smpp34_submit_sm_to_sink", |b| {
-        b.iter_custom(|iterations| {
-            runtime.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iterations {
-                    let (smsc, submit) = (smsc.clone(), submit.clone());
-                    from_callers(move || {
-                        let (smsc, submit) = (smsc.clone(), submit.clone());
-                        async move {
-                            let answer = smsc.send_submit_sm_pdu(submit).await.unwrap();
-                            assert!(answer.is_success());
-                        }
-                    })
-                    .await;
-                }
-                start.elapsed()
-            })
-        })
-    });
+    bench_bind(
+        &mut group,
+        &runtime,
+        "smpp34_submit_sm_to_sink",
+        move || {
+            let (smsc, submit) = (smsc.clone(), submit.clone());
+            async move {
+                let answer = smsc.send_submit_sm_pdu(submit).await.unwrap();
+                assert!(answer.is_success());
+            }
+        },
+    );
 
     // The same bind through rusmppc.
     let (rusmpp_client, rusmpp_submit) = runtime.block_on(async {
@@ -210,27 +213,19 @@ fn one_bind(c: &mut Criterion) {
         (client, submit)
     });
     let rusmpp_window = Arc::new(tokio::sync::Semaphore::new(WINDOW as usize));
-    group.bench_function("rusmpp_submit_sm_to_sink", |b| {
-        b.iter_custom(|iterations| {
-            runtime.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iterations {
-                    let (client, submit) = (rusmpp_client.clone(), rusmpp_submit.clone());
-                    let window = rusmpp_window.clone();
-                    from_callers(move || {
-                        let (client, submit) = (client.clone(), submit.clone());
-                        let window = window.clone();
-                        async move {
-                            let _slot = window.acquire().await.unwrap();
-                            client.submit_sm(submit).await.unwrap();
-                        }
-                    })
-                    .await;
-                }
-                start.elapsed()
-            })
-        })
-    });
+    bench_bind(
+        &mut group,
+        &runtime,
+        "rusmpp_submit_sm_to_sink",
+        move || {
+            let (client, submit) = (rusmpp_client.clone(), rusmpp_submit.clone());
+            let window = rusmpp_window.clone();
+            async move {
+                let _slot = window.acquire().await.unwrap();
+                client.submit_sm(submit).await.unwrap();
+            }
+        },
+    );
     group.finish();
 }
 
