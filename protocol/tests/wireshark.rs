@@ -22,95 +22,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
-// ---- tshark on PATH, or a reason not to run -----------------------------------------------
-
-/// The `tshark` to run, or `None` (after saying so on stderr) when it is not installed on a
-/// developer machine. With `CI` set a missing tshark is a failure, so CI cannot skip silently.
-fn tshark_or_skip() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("tshark"))
-            .find(|p| p.is_file())
-    });
-    match found {
-        Some(path) => Some(path),
-        None if std::env::var_os("CI").is_some() => {
-            panic!("tshark not found on PATH but CI is set: CI must install it (see .ci/run)")
-        }
-        None => {
-            eprintln!("skipping: tshark not installed (CI installs it)");
-            None
-        }
-    }
+mod support {
+    pub(crate) mod pcap;
 }
 
-// ---- a minimal classic pcap writer --------------------------------------------------------
+use support::pcap::tshark_or_skip;
 
-const SRC_PORT: u16 = 40000;
-const SMPP_PORT: u16 = 2775;
+// ---- the capture ---------------------------------------------------------------------------
 
-/// A classic (microsecond) pcap, link type Ethernet, with each payload in its own TCP segment
-/// from 10.0.0.1:40000 to 10.0.0.2:2775 and contiguous sequence numbers.
+/// A classic pcap with each payload in its own TCP segment from the ESME to the SMSC.
 fn pcap(payloads: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xA1B2_C3D4u32.to_le_bytes()); // magic, microseconds
-    out.extend_from_slice(&2u16.to_le_bytes()); // version 2.4
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&0i32.to_le_bytes()); // thiszone
-    out.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
-    out.extend_from_slice(&65_535u32.to_le_bytes()); // snaplen
-    out.extend_from_slice(&1u32.to_le_bytes()); // LINKTYPE_ETHERNET
-
-    let mut tcp_seq: u32 = 1_000;
-    for (n, payload) in payloads.iter().enumerate() {
-        let mut frame = Vec::with_capacity(54 + payload.len());
-        // Ethernet II.
-        frame.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x02]);
-        frame.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x01]);
-        frame.extend_from_slice(&0x0800u16.to_be_bytes());
-        // IPv4, no options.
-        let total = u16::try_from(20 + 20 + payload.len()).unwrap();
-        let mut ip = [0u8; 20];
-        ip[0] = 0x45;
-        ip[2..4].copy_from_slice(&total.to_be_bytes());
-        ip[4..6].copy_from_slice(&(n as u16).to_be_bytes());
-        ip[6] = 0x40; // don't fragment
-        ip[8] = 64; // TTL
-        ip[9] = 6; // TCP
-        ip[12..16].copy_from_slice(&[10, 0, 0, 1]);
-        ip[16..20].copy_from_slice(&[10, 0, 0, 2]);
-        let checksum = ipv4_checksum(&ip);
-        ip[10..12].copy_from_slice(&checksum.to_be_bytes());
-        frame.extend_from_slice(&ip);
-        // TCP, no options, PSH|ACK, checksum left zero (unverified by default).
-        frame.extend_from_slice(&SRC_PORT.to_be_bytes());
-        frame.extend_from_slice(&SMPP_PORT.to_be_bytes());
-        frame.extend_from_slice(&tcp_seq.to_be_bytes());
-        frame.extend_from_slice(&1u32.to_be_bytes()); // ack
-        frame.push(5 << 4); // data offset
-        frame.push(0x18); // PSH|ACK
-        frame.extend_from_slice(&65_535u16.to_be_bytes()); // window
-        frame.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
-        frame.extend_from_slice(payload);
-        tcp_seq = tcp_seq.wrapping_add(u32::try_from(payload.len()).unwrap());
-
-        let len = u32::try_from(frame.len()).unwrap();
-        out.extend_from_slice(&(1_700_000_000 + n as u32).to_le_bytes()); // ts_sec
-        out.extend_from_slice(&0u32.to_le_bytes()); // ts_usec
-        out.extend_from_slice(&len.to_le_bytes()); // incl_len
-        out.extend_from_slice(&len.to_le_bytes()); // orig_len
-        out.extend_from_slice(&frame);
-    }
-    out
-}
-
-fn ipv4_checksum(header: &[u8; 20]) -> u16 {
-    let sum: u32 = header
-        .chunks_exact(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum();
-    let folded = (sum & 0xFFFF) + (sum >> 16);
-    !((folded & 0xFFFF) + (folded >> 16)) as u16
+    support::pcap::write(
+        payloads
+            .iter()
+            .map(|p| (support::pcap::Direction::ToSmsc, p.as_slice())),
+    )
 }
 
 /// A pcap file in the temp dir, removed on drop.

@@ -13,3 +13,4 @@ mod openapi;
 mod outbox;
 mod session;
 mod sim;
+mod wireshark_session;
