@@ -30,34 +30,14 @@ const UNBIND_TIMEOUT: Duration = Duration::from_secs(5);
 const SYSTEM_ID: &str = "kori";
 const PASSWORD: &str = "s3cret";
 
-/// `tests/interop`, when node and the npm `smpp` package are there to run the server.
-/// Otherwise says why and gives `None` (the test then returns) — except under CI, where the
-/// interop test must run, so a missing install fails it.
+/// `tests/interop`, when node and the npm `smpp` package are there to run the server (see
+/// [`crate::interop::installed_or_skip`]).
 fn npm_smsc_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
-    let node = std::process::Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if node && dir.join("node_modules/smpp/package.json").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "the interop test must run under CI, but {} (`npm ci --prefix tests/interop`)",
-        if node {
-            "tests/interop/node_modules/smpp is missing"
-        } else {
-            "node is not on PATH"
-        }
-    );
-    eprintln!(
-        "skipping: npm smpp not installed (run `npm ci --prefix tests/interop`; CI does){}",
-        if node { "" } else { "; node is not on PATH" }
-    );
-    None
+    crate::interop::installed_or_skip(
+        "node",
+        "node_modules/smpp/package.json",
+        "npm ci --prefix tests/interop",
+    )
 }
 
 /// The node SMSC, and what it has said so far. Killed (and its stdin closed) when dropped.

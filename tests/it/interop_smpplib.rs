@@ -27,31 +27,14 @@ const PATIENCE: Duration = Duration::from_secs(60);
 const SYSTEM_ID: &str = "smpplib";
 const PASSWORD: &str = "s3cret";
 
-/// `tests/interop`, when python3 and the installed smpplib are there to run the client.
-/// Otherwise says why and gives `None` (the test then returns) — except under CI, where the
-/// interop test must run, so a missing install fails it.
+/// `tests/interop`, when python3 and the installed smpplib are there to run the client (see
+/// [`crate::interop::installed_or_skip`]).
 fn smpplib_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
-    let python = std::process::Command::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if python && dir.join("python/smpplib/client.py").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "the smpplib interop test must run under CI, but {}",
-        if python {
-            "tests/interop/python/smpplib is missing (`python3 -m pip install --target tests/interop/python -r tests/interop/requirements.txt`)"
-        } else {
-            "python3 is not on PATH"
-        }
-    );
-    eprintln!("skipping: smpplib not installed in tests/interop/python (.ci/run installs it)");
-    None
+    crate::interop::installed_or_skip(
+        "python3",
+        "python/smpplib/client.py",
+        "python3 -m pip install --target tests/interop/python -r tests/interop/requirements.txt",
+    )
 }
 
 fn unhex(hex: &str) -> Vec<u8> {

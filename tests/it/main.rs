@@ -7,6 +7,7 @@ mod config;
 mod crash;
 mod demo;
 mod http;
+mod interop;
 mod interop_npm;
 mod interop_smpplib;
 mod openapi;
