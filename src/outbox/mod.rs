@@ -16,7 +16,7 @@ pub use model::{
     Message, MessageError, MessageId, MessageState, NewMessage, Part, PartState, TextEncoding,
     UnixMillis,
 };
-pub use state::{Event, IllegalTransition, apply, apply_in_place};
+pub use state::{Event, IllegalTransition, apply};
 
 /// The store's types the outbox's callers see.
 pub use crate::store::{IdempotencyRecord, StoreError, Transition};

@@ -89,26 +89,16 @@ pub struct IllegalTransition {
     pub event: &'static str,
 }
 
-/// The message after `event` at `now`, or why the event does not apply.
+/// `event` at `now` applied to the message itself (the store's writer changes the record it
+/// decoded, no copy), or why the event does not apply. An event that does not apply leaves
+/// the message unchanged: every check comes before any change.
 pub fn apply(
-    message: &Message,
-    event: &Event,
-    now: UnixMillis,
-) -> Result<Message, IllegalTransition> {
-    let mut next = message.clone();
-    apply_in_place(&mut next, event, now)?;
-    Ok(next)
-}
-
-/// [`apply`] to the message itself (the store's writer: no copy of the message per event).
-/// An event that does not apply leaves it unchanged: every check comes before any change.
-pub fn apply_in_place(
-    next: &mut Message,
+    message: &mut Message,
     event: &Event,
     now: UnixMillis,
 ) -> Result<(), IllegalTransition> {
     use MessageState::*;
-    let from = next.state;
+    let from = message.state;
     let illegal = || IllegalTransition {
         from,
         event: event.name(),
@@ -123,13 +113,13 @@ pub fn apply_in_place(
     };
     match (from, event) {
         (Queued, Event::Dispatched { carrier }) => {
-            next.state = Submitting;
-            next.routed_to = Some(carrier.clone());
-            next.attempts += 1;
+            message.state = Submitting;
+            message.routed_to = Some(carrier.clone());
+            message.attempts += 1;
         }
-        (Queued, Event::Cancel) => finish(next, Cancelled, None),
+        (Queued, Event::Cancel) => finish(message, Cancelled, None),
         (Queued, Event::Expire) => finish(
-            next,
+            message,
             Expired,
             Some((
                 "validity-expired",
@@ -137,7 +127,7 @@ pub fn apply_in_place(
             )),
         ),
         (Queued | Submitting, Event::GiveUp { reason }) => {
-            finish(next, Failed, Some(("gave-up", reason)))
+            finish(message, Failed, Some(("gave-up", reason)))
         }
         (
             Submitting,
@@ -151,7 +141,7 @@ pub fn apply_in_place(
             }
             // The carrier's split decides the final number of segments (its `split` setting
             // may differ from the count quoted at intake).
-            next.parts = carrier_message_ids
+            message.parts = carrier_message_ids
                 .iter()
                 .map(|id| Part {
                     state: PartState::Submitted,
@@ -159,22 +149,22 @@ pub fn apply_in_place(
                     error_code: None,
                 })
                 .collect();
-            next.state = Submitted;
-            next.submitted_at = Some(now);
-            if !next.receipt {
+            message.state = Submitted;
+            message.submitted_at = Some(now);
+            if !message.receipt {
                 // Nothing more will come: the carrier took it, and that is all Kori will know.
-                next.done_at = Some(now);
+                message.done_at = Some(now);
             }
         }
         (Submitting, Event::Transient { retry_at, .. }) => {
-            next.state = Queued;
-            next.due_at = *retry_at;
+            message.state = Queued;
+            message.due_at = *retry_at;
         }
         (Submitting, Event::Rejected { status }) => {
-            finish(next, Rejected, Some(("submit-rejected", status)))
+            finish(message, Rejected, Some(("submit-rejected", status)))
         }
         (Submitting, Event::FateUnknown) => finish(
-            next,
+            message,
             Unknown,
             Some((
                 "fate-unknown",
@@ -189,7 +179,7 @@ pub fn apply_in_place(
                 error_code,
             },
         ) => {
-            let Some(slot) = next.parts.get_mut(*part) else {
+            let Some(slot) = message.parts.get_mut(*part) else {
                 return Err(illegal());
             };
             if slot.state.is_final() {
@@ -198,18 +188,18 @@ pub fn apply_in_place(
             }
             slot.state = *state;
             slot.error_code = error_code.clone();
-            if let Some(outcome) = settle(next) {
+            if let Some(outcome) = settle(message) {
                 let error = match outcome {
                     Delivered => None,
                     Undeliverable => Some(("undeliverable", "a segment could not be delivered")),
                     Expired => Some(("expired", "the carrier let a segment expire")),
                     _ => Some(("receipt-unknown", "the receipt's state is UNKNOWN")),
                 };
-                finish(next, outcome, error);
+                finish(message, outcome, error);
             }
         }
         (Submitted, Event::ReceiptTimeout) => finish(
-            next,
+            message,
             Unknown,
             Some((
                 "receipt-timeout",
@@ -244,6 +234,17 @@ fn settle(message: &Message) -> Option<MessageState> {
 mod tests {
     use super::*;
     use crate::outbox::model::{MessageId, sample_message};
+
+    /// The message after `event`, as a copy.
+    fn applied(
+        message: &Message,
+        event: &Event,
+        now: UnixMillis,
+    ) -> Result<Message, IllegalTransition> {
+        let mut next = message.clone();
+        apply(&mut next, event, now)?;
+        Ok(next)
+    }
 
     fn message(state: MessageState, parts: usize) -> Message {
         Message {
@@ -302,7 +303,7 @@ mod tests {
         ];
         for from in MessageState::ALL {
             for event in events() {
-                let got = apply(&message(from, 2), &event, 7).map(|m| m.state);
+                let got = applied(&message(from, 2), &event, 7).map(|m| m.state);
                 match allowed
                     .iter()
                     .find(|(f, e, _)| *f == from && *e == event.name())
@@ -340,7 +341,7 @@ mod tests {
         for original in &messages {
             for event in &events {
                 let mut changed = original.clone();
-                if apply_in_place(&mut changed, event, 7).is_err() {
+                if apply(&mut changed, event, 7).is_err() {
                     assert_eq!(&changed, original, "{} + {}", original.state, event.name());
                 }
             }
@@ -351,7 +352,7 @@ mod tests {
     fn terminal_states_have_no_way_out() {
         for from in MessageState::ALL.into_iter().filter(|s| s.is_terminal()) {
             for event in events() {
-                assert!(apply(&message(from, 1), &event, 0).is_err());
+                assert!(applied(&message(from, 1), &event, 0).is_err());
             }
         }
     }
@@ -365,7 +366,7 @@ mod tests {
     }
 
     fn receipt(m: &Message, part: usize, state: PartState) -> Result<Message, IllegalTransition> {
-        apply(
+        applied(
             m,
             &Event::Receipt {
                 part,
@@ -421,11 +422,11 @@ mod tests {
             carrier_message_ids: vec!["1".into(), "2".into(), "3".into()],
             keys: vec!["1".into(), "2".into(), "3".into()],
         };
-        assert_eq!(apply(&m, &three, 0).unwrap().parts.len(), 3);
+        assert_eq!(applied(&m, &three, 0).unwrap().parts.len(), 3);
         let keyless = Event::SubmitOk {
             carrier_message_ids: vec!["1".into()],
             keys: vec![],
         };
-        assert!(apply(&m, &keyless, 0).is_err());
+        assert!(applied(&m, &keyless, 0).is_err());
     }
 }

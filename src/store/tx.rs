@@ -9,7 +9,7 @@
 use super::layout::{self, tree};
 use super::overlay::{self, Layer, TreeId, WriteKind};
 use super::{CallbackRecord, IdempotencyRecord, StoreError, Transition};
-use crate::outbox::{Event, Message, MessageId, MessageState, UnixMillis, apply_in_place};
+use crate::outbox::{Event, Message, MessageId, MessageState, UnixMillis, apply};
 use serde::{Deserialize, Serialize};
 use sled::IVec;
 use std::borrow::Cow;
@@ -439,7 +439,7 @@ impl<'a> Tx<'a> {
         // The event changes the decoded record itself; what it indexed is taken first.
         let indexed = Indexed::of((&record).into());
         let before = record.message.state;
-        if let Err(illegal) = apply_in_place(&mut record.message, event, now) {
+        if let Err(illegal) = apply(&mut record.message, event, now) {
             return Ok(Transition::Illegal(illegal));
         }
         let MessageRecord {
